@@ -423,4 +423,9 @@ function main () {
   process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
 }
 
-main()
+try {
+  main()
+} catch (err) {
+  process.stderr.write(`mqtt-packet bench: ${err.stack ?? err}\n`)
+  process.exitCode = 1
+}

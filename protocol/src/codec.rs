@@ -123,7 +123,10 @@ impl Reader {
     /// Takes the next `len` bytes as a reader of their own.
     pub(crate) fn sub(&mut self, len: usize, field: &'static str) -> Result<Reader, DecodeError> {
         let buf = self.take(len, field)?;
-        Ok(Reader { buf, packet: self.packet })
+        Ok(Reader {
+            buf,
+            packet: self.packet,
+        })
     }
 
     /// Fails with [`DecodeError::TrailingBytes`] unless everything was read.
@@ -131,7 +134,10 @@ impl Reader {
         if self.buf.is_empty() {
             Ok(())
         } else {
-            Err(DecodeError::TrailingBytes { packet: self.packet, extra: self.buf.len() })
+            Err(DecodeError::TrailingBytes {
+                packet: self.packet,
+                extra: self.buf.len(),
+            })
         }
     }
 
@@ -208,7 +214,10 @@ impl Reader {
 
     /// The error for a field that does not fit in what is left.
     pub(crate) fn truncated(&self, field: &'static str) -> DecodeError {
-        DecodeError::Truncated { packet: self.packet, field }
+        DecodeError::Truncated {
+            packet: self.packet,
+            field,
+        }
     }
 }
 
@@ -256,21 +265,36 @@ mod tests {
 
     #[test]
     fn rejects_var_int_not_minimal() {
-        assert!(matches!(peek_var_int(&[0x80, 0x00]), Err(DecodeError::VarIntNotMinimal)));
+        assert!(matches!(
+            peek_var_int(&[0x80, 0x00]),
+            Err(DecodeError::VarIntNotMinimal)
+        ));
     }
 
     #[test]
     fn var_int_prefix_is_incomplete() {
-        assert!(matches!(peek_var_int(&[0x80, 0x80]), Ok(VarInt::Incomplete)));
+        assert!(matches!(
+            peek_var_int(&[0x80, 0x80]),
+            Ok(VarInt::Incomplete)
+        ));
         assert!(matches!(peek_var_int(&[]), Ok(VarInt::Incomplete)));
     }
 
     #[test]
     fn rejects_surrogates_and_nul_in_strings() {
         // U+D800 encoded as if it were a scalar value: ED A0 80.
-        let mut r = Reader::new(Bytes::from_static(&[0, 3, 0xed, 0xa0, 0x80]), PacketType::Publish);
-        assert_eq!(r.string("topic name"), Err(DecodeError::InvalidUtf8("topic name")));
+        let mut r = Reader::new(
+            Bytes::from_static(&[0, 3, 0xed, 0xa0, 0x80]),
+            PacketType::Publish,
+        );
+        assert_eq!(
+            r.string("topic name"),
+            Err(DecodeError::InvalidUtf8("topic name"))
+        );
         let mut r = Reader::new(Bytes::from_static(&[0, 2, b'a', 0]), PacketType::Publish);
-        assert_eq!(r.string("topic name"), Err(DecodeError::NullCharacter("topic name")));
+        assert_eq!(
+            r.string("topic name"),
+            Err(DecodeError::NullCharacter("topic name"))
+        );
     }
 }

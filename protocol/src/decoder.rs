@@ -48,7 +48,11 @@ pub struct Decoder {
 impl Decoder {
     /// A decoder for `version` with no size limit beyond the protocol's own.
     pub fn new(version: ProtocolVersion) -> Decoder {
-        Decoder { buf: BytesMut::new(), version, max_packet_size: MAX_PACKET_SIZE }
+        Decoder {
+            buf: BytesMut::new(),
+            version,
+            max_packet_size: MAX_PACKET_SIZE,
+        }
     }
 
     /// Sets the largest packet accepted, fixed header included.

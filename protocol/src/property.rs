@@ -242,7 +242,10 @@ impl Property {
     fn read(id: PropertyId, r: &mut Reader) -> Result<Property, DecodeError> {
         use Property::*;
         let field = "property";
-        let invalid = |value: u32| DecodeError::InvalidPropertyValue { property: id, value };
+        let invalid = |value: u32| DecodeError::InvalidPropertyValue {
+            property: id,
+            value,
+        };
         let flag = |value: u8| match value {
             0 => Ok(false),
             1 => Ok(true),
@@ -285,7 +288,10 @@ impl Property {
                 other => return Err(invalid(u32::from(other))),
             },
             0x25 => RetainAvailable(flag(r.u8(field)?)?),
-            0x26 => UserProperty(r.string("user property name")?, r.string("user property value")?),
+            0x26 => UserProperty(
+                r.string("user property name")?,
+                r.string("user property value")?,
+            ),
             // [MQTT-3.1.2.11.4] a Maximum Packet Size of 0 is a Protocol Error
             0x27 => MaximumPacketSize(NonZeroU32::new(r.u32(field)?).ok_or_else(|| invalid(0))?),
             0x28 => WildcardSubscriptionAvailable(flag(r.u8(field)?)?),
@@ -453,7 +459,10 @@ impl Properties {
             let bit = 1u64 << id.0;
             if context.allowed() & bit == 0 || (seen & bit != 0 && context.repeatable() & bit == 0)
             {
-                return Err(EncodeError::PropertyNotAllowed { property: id, context: context.name() });
+                return Err(EncodeError::PropertyNotAllowed {
+                    property: id,
+                    context: context.name(),
+                });
             }
             seen |= bit;
             len += property.wire_len()?;
@@ -492,7 +501,10 @@ impl Properties {
             };
             let bit = 1u64 << id.0;
             if context.allowed() & bit == 0 {
-                return Err(DecodeError::PropertyNotAllowed { property: id, context: context.name() });
+                return Err(DecodeError::PropertyNotAllowed {
+                    property: id,
+                    context: context.name(),
+                });
             }
             if seen & bit != 0 && context.repeatable() & bit == 0 {
                 return Err(DecodeError::DuplicateProperty(id));
@@ -506,7 +518,9 @@ impl Properties {
 
 impl FromIterator<Property> for Properties {
     fn from_iter<I: IntoIterator<Item = Property>>(iter: I) -> Self {
-        Properties { list: iter.into_iter().collect() }
+        Properties {
+            list: iter.into_iter().collect(),
+        }
     }
 }
 

@@ -153,7 +153,10 @@ mod tests {
 
     #[test]
     fn can_print_known_and_unknown_codes() {
-        assert_eq!(ReasonCode::PACKET_TOO_LARGE.to_string(), "0x95 Packet too large");
+        assert_eq!(
+            ReasonCode::PACKET_TOO_LARGE.to_string(),
+            "0x95 Packet too large"
+        );
         assert_eq!(ReasonCode(0x7f).to_string(), "0x7f (unknown reason code)");
         assert!(ReasonCode::MALFORMED_PACKET.is_error());
         assert!(!ReasonCode::GRANTED_QOS_2.is_error());

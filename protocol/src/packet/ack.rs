@@ -24,7 +24,11 @@ pub struct Ack {
 impl Ack {
     /// A successful acknowledgment with no properties.
     pub fn new(packet_id: PacketId) -> Ack {
-        Ack { packet_id, reason_code: ReasonCode::SUCCESS, properties: Properties::new() }
+        Ack {
+            packet_id,
+            reason_code: ReasonCode::SUCCESS,
+            properties: Properties::new(),
+        }
     }
 
     pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Ack, DecodeError> {
@@ -58,7 +62,11 @@ impl Body for (PacketType, &Ack) {
                 Ok(2)
             }
             ProtocolVersion::V5 if ack.properties.is_empty() => {
-                Ok(if ack.reason_code == ReasonCode::SUCCESS { 2 } else { 3 })
+                Ok(if ack.reason_code == ReasonCode::SUCCESS {
+                    2
+                } else {
+                    3
+                })
             }
             ProtocolVersion::V5 => Ok(3 + ack.properties.wire_len(Context::PubResponse)?),
         }
@@ -92,30 +100,75 @@ mod tests {
     #[test]
     fn can_round_trip_v311_acks() {
         // PUBACK, remaining length 2, packet identifier 7
-        check_vector(ProtocolVersion::V311, &[0x40, 0x02, 0x00, 0x07], Packet::PubAck(Ack::new(id(7))));
+        check_vector(
+            ProtocolVersion::V311,
+            &[0x40, 0x02, 0x00, 0x07],
+            Packet::PubAck(Ack::new(id(7))),
+        );
         // PUBREC, remaining length 2, packet identifier 1
-        check_vector(ProtocolVersion::V311, &[0x50, 0x02, 0x00, 0x01], Packet::PubRec(Ack::new(id(1))));
+        check_vector(
+            ProtocolVersion::V311,
+            &[0x50, 0x02, 0x00, 0x01],
+            Packet::PubRec(Ack::new(id(1))),
+        );
         // PUBREL (flags 0010), remaining length 2, packet identifier 1
-        check_vector(ProtocolVersion::V311, &[0x62, 0x02, 0x00, 0x01], Packet::PubRel(Ack::new(id(1))));
+        check_vector(
+            ProtocolVersion::V311,
+            &[0x62, 0x02, 0x00, 0x01],
+            Packet::PubRel(Ack::new(id(1))),
+        );
         // PUBCOMP, remaining length 2, packet identifier 1
-        check_vector(ProtocolVersion::V311, &[0x70, 0x02, 0x00, 0x01], Packet::PubComp(Ack::new(id(1))));
+        check_vector(
+            ProtocolVersion::V311,
+            &[0x70, 0x02, 0x00, 0x01],
+            Packet::PubComp(Ack::new(id(1))),
+        );
     }
 
     #[test]
     fn can_round_trip_v5_acks_in_short_forms() {
         // PUBACK success: reason code and properties left out
-        check_vector(ProtocolVersion::V5, &[0x40, 0x02, 0x00, 0x07], Packet::PubAck(Ack::new(id(7))));
+        check_vector(
+            ProtocolVersion::V5,
+            &[0x40, 0x02, 0x00, 0x07],
+            Packet::PubAck(Ack::new(id(7))),
+        );
         // PUBACK, remaining length 3, id 7, reason 0x10 no matching subscribers
-        let ack = Ack { reason_code: ReasonCode::NO_MATCHING_SUBSCRIBERS, ..Ack::new(id(7)) };
-        check_vector(ProtocolVersion::V5, &[0x40, 0x03, 0x00, 0x07, 0x10], Packet::PubAck(ack));
+        let ack = Ack {
+            reason_code: ReasonCode::NO_MATCHING_SUBSCRIBERS,
+            ..Ack::new(id(7))
+        };
+        check_vector(
+            ProtocolVersion::V5,
+            &[0x40, 0x03, 0x00, 0x07, 0x10],
+            Packet::PubAck(ack),
+        );
         // PUBREC, remaining length 3, id 1, reason 0x80 unspecified error
-        let ack = Ack { reason_code: ReasonCode::UNSPECIFIED_ERROR, ..Ack::new(id(1)) };
-        check_vector(ProtocolVersion::V5, &[0x50, 0x03, 0x00, 0x01, 0x80], Packet::PubRec(ack));
+        let ack = Ack {
+            reason_code: ReasonCode::UNSPECIFIED_ERROR,
+            ..Ack::new(id(1))
+        };
+        check_vector(
+            ProtocolVersion::V5,
+            &[0x50, 0x03, 0x00, 0x01, 0x80],
+            Packet::PubRec(ack),
+        );
         // PUBREL, remaining length 3, id 1, reason 0x92 packet identifier not found
-        let ack = Ack { reason_code: ReasonCode::PACKET_IDENTIFIER_NOT_FOUND, ..Ack::new(id(1)) };
-        check_vector(ProtocolVersion::V5, &[0x62, 0x03, 0x00, 0x01, 0x92], Packet::PubRel(ack));
+        let ack = Ack {
+            reason_code: ReasonCode::PACKET_IDENTIFIER_NOT_FOUND,
+            ..Ack::new(id(1))
+        };
+        check_vector(
+            ProtocolVersion::V5,
+            &[0x62, 0x03, 0x00, 0x01, 0x92],
+            Packet::PubRel(ack),
+        );
         // PUBCOMP success, id 65535
-        check_vector(ProtocolVersion::V5, &[0x70, 0x02, 0xff, 0xff], Packet::PubComp(Ack::new(id(0xffff))));
+        check_vector(
+            ProtocolVersion::V5,
+            &[0x70, 0x02, 0xff, 0xff],
+            Packet::PubComp(Ack::new(id(0xffff))),
+        );
     }
 
     #[test]
@@ -137,9 +190,16 @@ mod tests {
 
     #[test]
     fn rejects_reason_code_on_v311_encode() {
-        let ack = Ack { reason_code: ReasonCode::UNSPECIFIED_ERROR, ..Ack::new(id(1)) };
+        let ack = Ack {
+            reason_code: ReasonCode::UNSPECIFIED_ERROR,
+            ..Ack::new(id(1))
+        };
         let mut dst = BytesMut::new();
-        assert!(Packet::PubAck(ack).encode(ProtocolVersion::V311, &mut dst).is_err());
+        assert!(
+            Packet::PubAck(ack)
+                .encode(ProtocolVersion::V311, &mut dst)
+                .is_err()
+        );
         assert!(dst.is_empty());
     }
 }

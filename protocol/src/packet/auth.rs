@@ -3,7 +3,9 @@
 use bytes::BytesMut;
 
 use super::Body;
-use super::disconnect::{code_and_properties_len, read_code_and_properties, write_code_and_properties};
+use super::disconnect::{
+    code_and_properties_len, read_code_and_properties, write_code_and_properties,
+};
 use crate::codec::Reader;
 use crate::error::{DecodeError, EncodeError};
 use crate::property::{Context, Properties};
@@ -21,8 +23,12 @@ pub struct Auth {
 
 impl Auth {
     pub(crate) fn read(r: &mut Reader) -> Result<Auth, DecodeError> {
-        read_code_and_properties(r, ProtocolVersion::V5, Context::Auth)
-            .map(|(reason_code, properties)| Auth { reason_code, properties })
+        read_code_and_properties(r, ProtocolVersion::V5, Context::Auth).map(
+            |(reason_code, properties)| Auth {
+                reason_code,
+                properties,
+            },
+        )
     }
 }
 
@@ -54,7 +60,11 @@ mod tests {
     #[test]
     fn can_round_trip_auth() {
         // AUTH success, remaining length 0
-        check_vector(ProtocolVersion::V5, &[0xf0, 0x00], Packet::Auth(Auth::default()));
+        check_vector(
+            ProtocolVersion::V5,
+            &[0xf0, 0x00],
+            Packet::Auth(Auth::default()),
+        );
         let bytes = [
             0xf0, 0x0f, // AUTH, remaining length 15
             0x18, // continue authentication

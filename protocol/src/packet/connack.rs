@@ -57,7 +57,11 @@ impl ConnAck {
         if session_present && reason_code.is_error() {
             return Err(DecodeError::SessionPresentOnError);
         }
-        Ok(ConnAck { session_present, reason_code, properties })
+        Ok(ConnAck {
+            session_present,
+            reason_code,
+            properties,
+        })
     }
 
     fn wire_code(&self, version: ProtocolVersion) -> Result<u8, EncodeError> {
@@ -67,7 +71,10 @@ impl ConnAck {
                 .iter()
                 .position(|&c| c == self.reason_code)
                 .map(|i| i as u8)
-                .ok_or(EncodeError::ReasonCodeNotInVersion(self.reason_code, PacketType::ConnAck)),
+                .ok_or(EncodeError::ReasonCodeNotInVersion(
+                    self.reason_code,
+                    PacketType::ConnAck,
+                )),
         }
     }
 }
@@ -107,7 +114,10 @@ mod tests {
             0x01, // session present
             0x00, // return code 0: accepted
         ];
-        let ack = ConnAck { session_present: true, ..ConnAck::default() };
+        let ack = ConnAck {
+            session_present: true,
+            ..ConnAck::default()
+        };
         check_vector(ProtocolVersion::V311, &bytes, Packet::ConnAck(ack));
     }
 
@@ -118,7 +128,10 @@ mod tests {
             0x00, // no session
             0x05, // return code 5: not authorized
         ];
-        let ack = ConnAck { reason_code: ReasonCode::NOT_AUTHORIZED, ..ConnAck::default() };
+        let ack = ConnAck {
+            reason_code: ReasonCode::NOT_AUTHORIZED,
+            ..ConnAck::default()
+        };
         check_vector(ProtocolVersion::V311, &bytes, Packet::ConnAck(ack));
     }
 
@@ -130,7 +143,11 @@ mod tests {
             0x00, // reason code: success
             0x00, // no properties
         ];
-        check_vector(ProtocolVersion::V5, &bytes, Packet::ConnAck(ConnAck::default()));
+        check_vector(
+            ProtocolVersion::V5,
+            &bytes,
+            Packet::ConnAck(ConnAck::default()),
+        );
     }
 
     #[test]
@@ -148,7 +165,9 @@ mod tests {
             session_present: true,
             reason_code: ReasonCode::SUCCESS,
             properties: Properties::new()
-                .with(Property::ReceiveMaximum(NonZeroU16::new(20).expect("non-zero")))
+                .with(Property::ReceiveMaximum(
+                    NonZeroU16::new(20).expect("non-zero"),
+                ))
                 .with(Property::MaximumQoS(crate::QoS::AtLeastOnce))
                 .with(Property::RetainAvailable(false)),
         };
@@ -158,7 +177,10 @@ mod tests {
     #[test]
     fn keeps_unknown_v5_reason_codes() {
         let bytes = [0x20, 0x03, 0x00, 0xfe, 0x00]; // unknown reason code 0xfe
-        let ack = ConnAck { reason_code: ReasonCode(0xfe), ..ConnAck::default() };
+        let ack = ConnAck {
+            reason_code: ReasonCode(0xfe),
+            ..ConnAck::default()
+        };
         check_vector(ProtocolVersion::V5, &bytes, Packet::ConnAck(ack));
     }
 }

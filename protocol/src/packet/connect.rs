@@ -72,8 +72,8 @@ impl Connect {
         }
         let level = r.u8("protocol level")?;
         // [MQTT-3.1.2-2] an unsupported protocol level is refused
-        let protocol =
-            ProtocolVersion::from_level(level).ok_or(DecodeError::UnsupportedProtocolLevel(level))?;
+        let protocol = ProtocolVersion::from_level(level)
+            .ok_or(DecodeError::UnsupportedProtocolLevel(level))?;
         let flags = r.u8("connect flags")?;
         // [MQTT-3.1.2-3] the reserved flag MUST be 0
         if flags & 0x01 != 0 {
@@ -109,12 +109,26 @@ impl Connect {
             let topic = r.string("will topic")?;
             let topic = TopicName::new(topic).map_err(DecodeError::InvalidTopicName)?;
             let payload = r.binary("will payload")?;
-            Some(Will { topic, payload, qos: will_qos, retain: will_retain, properties })
+            Some(Will {
+                topic,
+                payload,
+                qos: will_qos,
+                retain: will_retain,
+                properties,
+            })
         } else {
             None
         };
-        let username = if username_flag { Some(r.string("user name")?) } else { None };
-        let password = if password_flag { Some(r.binary("password")?) } else { None };
+        let username = if username_flag {
+            Some(r.string("user name")?)
+        } else {
+            None
+        };
+        let password = if password_flag {
+            Some(r.binary("password")?)
+        } else {
+            None
+        };
         Ok(Connect {
             protocol,
             clean_start,
@@ -285,7 +299,9 @@ mod tests {
         connect.keep_alive = 60;
         connect.properties = Properties::new()
             .with(Property::SessionExpiryInterval(120))
-            .with(Property::ReceiveMaximum(NonZeroU16::new(10).expect("non-zero")));
+            .with(Property::ReceiveMaximum(
+                NonZeroU16::new(10).expect("non-zero"),
+            ));
         check_vector(ProtocolVersion::V5, &bytes, Packet::Connect(connect));
     }
 
@@ -323,7 +339,11 @@ mod tests {
         let mut connect = Connect::new(ProtocolVersion::V311, "c");
         connect.password = Some(Bytes::from_static(b"p"));
         let mut dst = BytesMut::new();
-        assert!(Packet::Connect(connect).encode(ProtocolVersion::V311, &mut dst).is_err());
+        assert!(
+            Packet::Connect(connect)
+                .encode(ProtocolVersion::V311, &mut dst)
+                .is_err()
+        );
         assert!(dst.is_empty());
     }
 }

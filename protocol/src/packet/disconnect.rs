@@ -21,12 +21,22 @@ pub struct Disconnect {
 impl Disconnect {
     /// A DISCONNECT with this reason code and no properties.
     pub fn new(reason_code: ReasonCode) -> Disconnect {
-        Disconnect { reason_code, properties: Properties::new() }
+        Disconnect {
+            reason_code,
+            properties: Properties::new(),
+        }
     }
 
-    pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Disconnect, DecodeError> {
-        read_code_and_properties(r, version, Context::Disconnect)
-            .map(|(reason_code, properties)| Disconnect { reason_code, properties })
+    pub(crate) fn read(
+        r: &mut Reader,
+        version: ProtocolVersion,
+    ) -> Result<Disconnect, DecodeError> {
+        read_code_and_properties(r, version, Context::Disconnect).map(
+            |(reason_code, properties)| Disconnect {
+                reason_code,
+                properties,
+            },
+        )
     }
 }
 
@@ -41,8 +51,11 @@ pub(crate) fn read_code_and_properties(
         return Ok((ReasonCode::SUCCESS, Properties::new()));
     }
     let code = ReasonCode(r.u8("reason code")?);
-    let properties =
-        if r.remaining() > 0 { Properties::read(r, context)? } else { Properties::new() };
+    let properties = if r.remaining() > 0 {
+        Properties::read(r, context)?
+    } else {
+        Properties::new()
+    };
     Ok((code, properties))
 }
 
@@ -60,7 +73,11 @@ pub(crate) fn code_and_properties_len(
 }
 
 /// Writes the optional reason code and properties (5.0).
-pub(crate) fn write_code_and_properties(code: ReasonCode, properties: &Properties, dst: &mut BytesMut) {
+pub(crate) fn write_code_and_properties(
+    code: ReasonCode,
+    properties: &Properties,
+    dst: &mut BytesMut,
+) {
     if !properties.is_empty() {
         dst.put_u8(code.0);
         properties.write(dst);
@@ -119,16 +136,28 @@ mod tests {
     #[test]
     fn can_round_trip_v311_disconnect() {
         // DISCONNECT, remaining length 0
-        check_vector(ProtocolVersion::V311, &[0xe0, 0x00], Packet::Disconnect(Disconnect::default()));
+        check_vector(
+            ProtocolVersion::V311,
+            &[0xe0, 0x00],
+            Packet::Disconnect(Disconnect::default()),
+        );
     }
 
     #[test]
     fn can_round_trip_v5_disconnect_forms() {
         // Normal disconnection: reason code and properties left out
-        check_vector(ProtocolVersion::V5, &[0xe0, 0x00], Packet::Disconnect(Disconnect::default()));
+        check_vector(
+            ProtocolVersion::V5,
+            &[0xe0, 0x00],
+            Packet::Disconnect(Disconnect::default()),
+        );
         // DISCONNECT, remaining length 1, reason 0x04 disconnect with will message
         let with_will = Disconnect::new(ReasonCode::DISCONNECT_WITH_WILL);
-        check_vector(ProtocolVersion::V5, &[0xe0, 0x01, 0x04], Packet::Disconnect(with_will));
+        check_vector(
+            ProtocolVersion::V5,
+            &[0xe0, 0x01, 0x04],
+            Packet::Disconnect(with_will),
+        );
         let bytes = [
             0xe0, 0x0b, // DISCONNECT, remaining length 11
             0x8b, // reason code: server shutting down

@@ -105,7 +105,10 @@ impl FixedHeader {
         };
         let size = header.packet_len();
         if size > max_packet_size as usize {
-            return Err(DecodeError::PacketTooLarge { size, max: max_packet_size });
+            return Err(DecodeError::PacketTooLarge {
+                size,
+                max: max_packet_size,
+            });
         }
         Ok(Some(header))
     }
@@ -144,7 +147,10 @@ impl Packet {
         let packet_type = header.packet_type;
         // [MQTT-2.1.3-1] reserved flags MUST be set to the values listed
         if packet_type != PacketType::Publish && header.flags != packet_type.fixed_flags() {
-            return Err(DecodeError::InvalidFlags { packet: packet_type, flags: header.flags });
+            return Err(DecodeError::InvalidFlags {
+                packet: packet_type,
+                flags: header.flags,
+            });
         }
         let mut r = Reader::new(body, packet_type);
         let packet = match packet_type {
@@ -283,7 +289,11 @@ pub(crate) mod testing {
         assert_eq!(packet.encoded_len(version), Ok(bytes.len()));
         for n in 0..bytes.len() {
             let mut prefix = BytesMut::from(&bytes[..n]);
-            assert_eq!(decode(&mut prefix, version, MAX_PACKET_SIZE), Ok(None), "prefix of {n}");
+            assert_eq!(
+                decode(&mut prefix, version, MAX_PACKET_SIZE),
+                Ok(None),
+                "prefix of {n}"
+            );
             assert_eq!(prefix.len(), n, "a prefix of {n} bytes consumed input");
         }
     }

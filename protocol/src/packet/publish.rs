@@ -83,7 +83,15 @@ impl Publish {
             return Err(DecodeError::EmptyTopicWithoutAlias);
         }
         let payload = r.rest();
-        Ok(Publish { dup, qos, retain, topic, packet_id, properties, payload })
+        Ok(Publish {
+            dup,
+            qos,
+            retain,
+            topic,
+            packet_id,
+            properties,
+            payload,
+        })
     }
 }
 
@@ -202,8 +210,12 @@ mod tests {
             .with(Property::PayloadFormatIndicator(1))
             .with(Property::MessageExpiryInterval(60))
             .with(Property::TopicAlias(NonZeroU16::new(5).expect("non-zero")))
-            .with(Property::SubscriptionIdentifier(NonZeroU32::new(129).expect("non-zero")))
-            .with(Property::SubscriptionIdentifier(NonZeroU32::new(2).expect("non-zero")))
+            .with(Property::SubscriptionIdentifier(
+                NonZeroU32::new(129).expect("non-zero"),
+            ))
+            .with(Property::SubscriptionIdentifier(
+                NonZeroU32::new(2).expect("non-zero"),
+            ))
             .with(Property::UserProperty("a".into(), "b".into()))
             .with(Property::UserProperty("a".into(), "c".into()));
         let publish = Publish {
@@ -212,7 +224,11 @@ mod tests {
             properties,
             ..Publish::new(topic("t"), Bytes::from_static(b"hello"))
         };
-        check_vector(ProtocolVersion::V5, &bytes, Packet::Publish(publish.clone()));
+        check_vector(
+            ProtocolVersion::V5,
+            &bytes,
+            Packet::Publish(publish.clone()),
+        );
         let pairs: Vec<_> = publish.properties.user_properties().collect();
         assert_eq!(pairs, [("a", "b"), ("a", "c")]);
     }
@@ -226,8 +242,13 @@ mod tests {
             0x23, 0x00, 0x05, // topic alias 5
             b'p', // payload
         ];
-        let mut publish = Publish::new(TopicName::from_alias_placeholder(), Bytes::from_static(b"p"));
-        publish.properties.push(Property::TopicAlias(NonZeroU16::new(5).expect("non-zero")));
+        let mut publish = Publish::new(
+            TopicName::from_alias_placeholder(),
+            Bytes::from_static(b"p"),
+        );
+        publish
+            .properties
+            .push(Property::TopicAlias(NonZeroU16::new(5).expect("non-zero")));
         check_vector(ProtocolVersion::V5, &bytes, Packet::Publish(publish));
     }
 
@@ -263,9 +284,15 @@ mod tests {
 
     #[test]
     fn rejects_packet_id_mismatch_on_encode() {
-        let publish = Publish { qos: QoS::AtLeastOnce, ..Publish::new(topic("t"), Bytes::new()) };
+        let publish = Publish {
+            qos: QoS::AtLeastOnce,
+            ..Publish::new(topic("t"), Bytes::new())
+        };
         let mut dst = BytesMut::new();
-        assert_eq!(publish.encode(ProtocolVersion::V5, &mut dst), Err(EncodeError::PacketIdMismatch));
+        assert_eq!(
+            publish.encode(ProtocolVersion::V5, &mut dst),
+            Err(EncodeError::PacketIdMismatch)
+        );
         assert!(dst.is_empty());
     }
 }

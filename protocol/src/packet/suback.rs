@@ -45,7 +45,11 @@ impl SubAck {
             }
             reason_codes.push(code);
         }
-        Ok(SubAck { packet_id, properties, reason_codes })
+        Ok(SubAck {
+            packet_id,
+            properties,
+            reason_codes,
+        })
     }
 }
 
@@ -61,11 +65,16 @@ impl Body for SubAck {
         let v5 = version == ProtocolVersion::V5;
         if !v5 {
             if let Some(&code) = self.reason_codes.iter().find(|&&c| !allowed_in_v311(c)) {
-                return Err(EncodeError::ReasonCodeNotInVersion(code, PacketType::SubAck));
+                return Err(EncodeError::ReasonCodeNotInVersion(
+                    code,
+                    PacketType::SubAck,
+                ));
             }
         }
-        Ok(2 + properties_len(&self.properties, Context::SubAck, v5, "SUBACK properties")?
-            + self.reason_codes.len())
+        Ok(
+            2 + properties_len(&self.properties, Context::SubAck, v5, "SUBACK properties")?
+                + self.reason_codes.len(),
+        )
     }
 
     fn write_body(&self, version: ProtocolVersion, dst: &mut BytesMut) {

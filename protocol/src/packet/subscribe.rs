@@ -59,7 +59,10 @@ pub enum RetainHandling {
 impl SubscriptionOptions {
     /// Options with this QoS and everything else at its default.
     pub fn qos(qos: QoS) -> SubscriptionOptions {
-        SubscriptionOptions { qos, ..SubscriptionOptions::default() }
+        SubscriptionOptions {
+            qos,
+            ..SubscriptionOptions::default()
+        }
     }
 
     fn byte(self) -> u8 {
@@ -98,7 +101,11 @@ impl SubscriptionOptions {
 
 impl Subscribe {
     /// A SUBSCRIBE to one filter.
-    pub fn new(packet_id: PacketId, filter: TopicFilter, options: SubscriptionOptions) -> Subscribe {
+    pub fn new(
+        packet_id: PacketId,
+        filter: TopicFilter,
+        options: SubscriptionOptions,
+    ) -> Subscribe {
         Subscribe {
             packet_id,
             properties: Properties::new(),
@@ -127,7 +134,11 @@ impl Subscribe {
         if subscriptions.is_empty() {
             return Err(DecodeError::NoSubscriptions);
         }
-        Ok(Subscribe { packet_id, properties, subscriptions })
+        Ok(Subscribe {
+            packet_id,
+            properties,
+            subscriptions,
+        })
     }
 }
 
@@ -141,11 +152,22 @@ impl Body for Subscribe {
             return Err(EncodeError::Empty(PacketType::Subscribe));
         }
         let v5 = version == ProtocolVersion::V5;
-        let mut len = 2 + properties_len(&self.properties, Context::Subscribe, v5, "SUBSCRIBE properties")?;
+        let mut len = 2 + properties_len(
+            &self.properties,
+            Context::Subscribe,
+            v5,
+            "SUBSCRIBE properties",
+        )?;
         for sub in &self.subscriptions {
             let o = sub.options;
-            if !v5 && (o.no_local || o.retain_as_published || o.retain_handling != RetainHandling::default()) {
-                return Err(EncodeError::NotInVersion("subscription options other than QoS"));
+            if !v5
+                && (o.no_local
+                    || o.retain_as_published
+                    || o.retain_handling != RetainHandling::default())
+            {
+                return Err(EncodeError::NotInVersion(
+                    "subscription options other than QoS",
+                ));
             }
             if o.no_local && sub.filter.is_shared() {
                 return Err(EncodeError::NoLocalOnSharedSubscription);
@@ -194,9 +216,10 @@ mod tests {
             filter("a/+"),
             SubscriptionOptions::qos(QoS::AtLeastOnce),
         );
-        subscribe
-            .subscriptions
-            .push(Subscription { filter: filter("#"), options: SubscriptionOptions::qos(QoS::ExactlyOnce) });
+        subscribe.subscriptions.push(Subscription {
+            filter: filter("#"),
+            options: SubscriptionOptions::qos(QoS::ExactlyOnce),
+        });
         check_vector(ProtocolVersion::V311, &bytes, Packet::Subscribe(subscribe));
     }
 
@@ -209,7 +232,8 @@ mod tests {
             0x0b, 0x05, // subscription identifier 5
             0x00, 0x03, b'x', b'/', b'#', // filter "x/#"
             0x2d, // retain handling 2, retain as published, no local, QoS 1
-            0x00, 0x0a, b'$', b's', b'h', b'a', b'r', b'e', b'/', b'g', b'/', b't', // "$share/g/t"
+            0x00, 0x0a, b'$', b's', b'h', b'a', b'r', b'e', b'/', b'g', b'/',
+            b't', // "$share/g/t"
             0x00, // QoS 0, everything else off
         ];
         let mut subscribe = Subscribe::new(
@@ -222,10 +246,13 @@ mod tests {
                 retain_handling: RetainHandling::DoNotSend,
             },
         );
-        subscribe.properties.push(Property::SubscriptionIdentifier(NonZeroU32::new(5).expect("non-zero")));
-        subscribe
-            .subscriptions
-            .push(Subscription { filter: filter("$share/g/t"), options: SubscriptionOptions::default() });
+        subscribe.properties.push(Property::SubscriptionIdentifier(
+            NonZeroU32::new(5).expect("non-zero"),
+        ));
+        subscribe.subscriptions.push(Subscription {
+            filter: filter("$share/g/t"),
+            options: SubscriptionOptions::default(),
+        });
         check_vector(ProtocolVersion::V5, &bytes, Packet::Subscribe(subscribe));
     }
 }

@@ -23,7 +23,11 @@ pub struct UnsubAck {
 impl UnsubAck {
     pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<UnsubAck, DecodeError> {
         let packet_id = r.packet_id()?;
-        let mut ack = UnsubAck { packet_id, properties: Properties::new(), reason_codes: Vec::new() };
+        let mut ack = UnsubAck {
+            packet_id,
+            properties: Properties::new(),
+            reason_codes: Vec::new(),
+        };
         if version == ProtocolVersion::V5 {
             ack.properties = Properties::read(r, Context::UnsubAck)?;
             let codes = r.rest();
@@ -45,7 +49,9 @@ impl Body for UnsubAck {
         match version {
             ProtocolVersion::V311 => {
                 if !self.properties.is_empty() || !self.reason_codes.is_empty() {
-                    return Err(EncodeError::NotInVersion("UNSUBACK reason codes and properties"));
+                    return Err(EncodeError::NotInVersion(
+                        "UNSUBACK reason codes and properties",
+                    ));
                 }
                 Ok(2)
             }

@@ -22,7 +22,10 @@ pub struct Unsubscribe {
 }
 
 impl Unsubscribe {
-    pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Unsubscribe, DecodeError> {
+    pub(crate) fn read(
+        r: &mut Reader,
+        version: ProtocolVersion,
+    ) -> Result<Unsubscribe, DecodeError> {
         let packet_id = r.packet_id()?;
         let properties = match version {
             ProtocolVersion::V5 => Properties::read(r, Context::Unsubscribe)?,
@@ -37,7 +40,11 @@ impl Unsubscribe {
         if filters.is_empty() {
             return Err(DecodeError::NoUnsubscriptions);
         }
-        Ok(Unsubscribe { packet_id, properties, filters })
+        Ok(Unsubscribe {
+            packet_id,
+            properties,
+            filters,
+        })
     }
 }
 
@@ -51,8 +58,12 @@ impl Body for Unsubscribe {
             return Err(EncodeError::Empty(PacketType::Unsubscribe));
         }
         let v5 = version == ProtocolVersion::V5;
-        let mut len =
-            2 + properties_len(&self.properties, Context::Unsubscribe, v5, "UNSUBSCRIBE properties")?;
+        let mut len = 2 + properties_len(
+            &self.properties,
+            Context::Unsubscribe,
+            v5,
+            "UNSUBSCRIBE properties",
+        )?;
         for filter in &self.filters {
             len += str_len(filter.as_str(), "topic filter")?;
         }
@@ -89,7 +100,11 @@ mod tests {
             properties: Properties::new(),
             filters: vec![TopicFilter::new("a/b").expect("valid")],
         };
-        check_vector(ProtocolVersion::V311, &bytes, Packet::Unsubscribe(unsubscribe));
+        check_vector(
+            ProtocolVersion::V311,
+            &bytes,
+            Packet::Unsubscribe(unsubscribe),
+        );
     }
 
     #[test]
@@ -100,7 +115,8 @@ mod tests {
             0x07, // property length 7
             0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v', // user property k=v
             0x00, 0x01, b'a', // filter "a"
-            0x00, 0x0a, b'$', b's', b'h', b'a', b'r', b'e', b'/', b'g', b'/', b'#', // "$share/g/#"
+            0x00, 0x0a, b'$', b's', b'h', b'a', b'r', b'e', b'/', b'g', b'/',
+            b'#', // "$share/g/#"
         ];
         let unsubscribe = Unsubscribe {
             packet_id: PacketId::new(2).expect("non-zero"),
@@ -110,6 +126,10 @@ mod tests {
                 TopicFilter::new("$share/g/#").expect("valid"),
             ],
         };
-        check_vector(ProtocolVersion::V5, &bytes, Packet::Unsubscribe(unsubscribe));
+        check_vector(
+            ProtocolVersion::V5,
+            &bytes,
+            Packet::Unsubscribe(unsubscribe),
+        );
     }
 }

@@ -1,0 +1,90 @@
+//! The Rust half of the side-by-side codec benchmark against npm mqtt-packet
+//! (`bench/codec/run.mjs` runs both). It follows `bench/codec/WORKLOAD.md` exactly and
+//! prints one JSON document in the same schema as `bench/codec/mqtt-packet.mjs`.
+//!
+//! `cargo run --release -p mqttwire --example codec_bench -- [--runs K] [--quick]`
+
+use std::time::Instant;
+
+#[path = "../benches/workload/mod.rs"]
+mod workload;
+use workload::{Case, PAYLOADS};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let runs = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(10)
+        .max(5);
+    let (target, min_packets) = if quick {
+        (256 << 10, 100)
+    } else {
+        (4 << 20, 1000)
+    };
+    let mut results = Vec::new();
+    for qos in [0u8, 1] {
+        for payload in PAYLOADS {
+            let case = Case::new(qos, payload, target, min_packets);
+            let expect = (case.packets, case.packets * payload);
+            assert_eq!(case.decode_whole(), expect, "whole-buffer decode check");
+            assert_eq!(case.decode_chunked(), expect, "chunked decode check");
+            assert_eq!(case.encode_each(), case.stream.len(), "encode check");
+            let ops: [(&str, &str, &dyn Fn() -> bool); 3] = [
+                ("decode", "whole", &|| case.decode_whole() == expect),
+                ("decode", "chunked", &|| case.decode_chunked() == expect),
+                ("encode", "whole", &|| {
+                    case.encode_each() == case.stream.len()
+                }),
+            ];
+            for (op, mode, run) in ops {
+                let mut rates = Vec::new();
+                for i in 0..=runs {
+                    let start = Instant::now();
+                    let ok = run();
+                    let secs = start.elapsed().as_secs_f64();
+                    assert!(ok, "{op}/{mode} produced wrong counts");
+                    if i > 0 {
+                        rates.push(case.packets as f64 / secs);
+                    }
+                }
+                let mut sorted = rates.clone();
+                sorted.sort_by(f64::total_cmp);
+                let n = sorted.len();
+                let median = if n % 2 == 1 {
+                    sorted[n / 2]
+                } else {
+                    (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+                };
+                results.push(format!(
+                    concat!(
+                        "{{\"op\":\"{}\",\"qos\":{},\"payload\":{},\"mode\":\"{}\",",
+                        "\"packets_per_sec\":{:.0},\"mb_per_sec\":{:.2},\"runs\":[{}],",
+                        "\"median\":{:.0},\"min\":{:.0},\"max\":{:.0},\"packets\":{},\"wire_size\":{}}}"
+                    ),
+                    op,
+                    qos,
+                    payload,
+                    mode,
+                    median,
+                    median * case.wire_size as f64 / 1e6,
+                    rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(","),
+                    median,
+                    sorted[0],
+                    sorted[n - 1],
+                    case.packets,
+                    case.wire_size
+                ));
+            }
+        }
+    }
+    println!(
+        "{{\"tool\":\"mqttwire\",\"version\":\"{}\",\"quick\":{},\"results\":[{}]}}",
+        env!("CARGO_PKG_VERSION"),
+        quick,
+        results.join(",")
+    );
+}
