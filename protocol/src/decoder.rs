@@ -2,7 +2,7 @@
 //! of a stream yields the same packets [MQTT-6.0.0-2]; "not enough bytes yet" is
 //! `Ok(None)` and consumes nothing.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use crate::error::DecodeError;
 use crate::packet::{FixedHeader, Packet};
@@ -34,13 +34,39 @@ pub fn decode(
     Packet::decode(header, body, version).map(Some)
 }
 
+/// Decodes the packet at the front of `buf` without copying: the packet's fields are
+/// slices of `buf`, which is advanced past it. `Ok(None)` means the packet is not complete
+/// yet; nothing is consumed then.
+pub fn decode_bytes(
+    buf: &mut Bytes,
+    version: ProtocolVersion,
+    max_packet_size: u32,
+) -> Result<Option<Packet>, DecodeError> {
+    let Some(header) = FixedHeader::peek(buf, max_packet_size)? else {
+        return Ok(None);
+    };
+    if buf.len() < header.packet_len() {
+        return Ok(None);
+    }
+    let mut packet = buf.split_to(header.packet_len());
+    let body = packet.split_off(header.header_len);
+    Packet::decode(header, body, version).map(Some)
+}
+
 /// A buffer and the settings to decode one connection's byte stream.
+///
+/// Input given as [`Bytes`] through [`Decoder::extend_bytes`] is decoded in place, with no
+/// copy, as long as it holds whole packets; only a packet cut at its end is copied into the
+/// decoder's own buffer to wait for the rest.
 ///
 /// After an error the stream cannot be resynchronised: close the connection (on 5.0,
 /// after a DISCONNECT with [`DecodeError::reason_code`]).
 #[derive(Debug)]
 pub struct Decoder {
+    /// Bytes waiting for the rest of a packet. Empty whenever `input` is not.
     buf: BytesMut,
+    /// Received `Bytes` decoded in place.
+    input: Bytes,
     version: ProtocolVersion,
     max_packet_size: u32,
 }
@@ -50,6 +76,7 @@ impl Decoder {
     pub fn new(version: ProtocolVersion) -> Decoder {
         Decoder {
             buf: BytesMut::new(),
+            input: Bytes::new(),
             version,
             max_packet_size: MAX_PACKET_SIZE,
         }
@@ -82,32 +109,114 @@ impl Decoder {
         self.version = version;
     }
 
-    /// Appends received bytes.
+    /// Appends received bytes (copying them).
     pub fn extend(&mut self, bytes: &[u8]) {
+        self.spill_input();
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// Appends received bytes without copying them where possible: packets wholly inside
+    /// `bytes` are decoded as slices of it.
+    pub fn extend_bytes(&mut self, bytes: Bytes) {
+        if self.buf.is_empty() && self.input.is_empty() {
+            self.input = bytes;
+        } else {
+            self.extend(&bytes);
+        }
     }
 
     /// The buffer, to read into directly.
     pub fn buffer_mut(&mut self) -> &mut BytesMut {
+        self.spill_input();
         &mut self.buf
     }
 
     /// Bytes received but not yet decoded.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.input.len()
     }
 
-    /// Takes the bytes received but not yet decoded, leaving the buffer empty.
+    /// Takes the bytes received but not yet decoded, leaving the decoder empty.
     pub fn take_buffered(&mut self) -> BytesMut {
+        self.spill_input();
         self.buf.split()
     }
 
     /// The next whole packet, `Ok(None)` if more bytes are needed.
     pub fn decode(&mut self) -> Result<Option<Packet>, DecodeError> {
-        let packet = decode(&mut self.buf, self.version, self.max_packet_size)?;
+        let packet = if self.input.is_empty() {
+            decode(&mut self.buf, self.version, self.max_packet_size)?
+        } else {
+            let packet = decode_bytes(&mut self.input, self.version, self.max_packet_size)?;
+            if packet.is_none() {
+                // A packet cut at the end of the input: keep its start until the rest comes.
+                self.spill_input();
+            }
+            packet
+        };
         if let Some(Packet::Connect(connect)) = &packet {
             self.version = connect.protocol;
         }
         Ok(packet)
+    }
+
+    /// Moves undecoded `input` into `buf`, keeping the order of bytes.
+    fn spill_input(&mut self) {
+        if !self.input.is_empty() {
+            self.buf.extend_from_slice(&self.input);
+            self.input = Bytes::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TWO_PUBLISHES: [u8; 18] = [
+        0x30, 0x07, 0x00, 0x03, b'a', b'/', b'b', b'h', b'i', // PUBLISH a/b "hi"
+        0x30, 0x07, 0x00, 0x03, b'a', b'/', b'c', b'h', b'o', // PUBLISH a/c "ho"
+    ];
+
+    #[test]
+    fn decodes_whole_packets_in_bytes_without_copying() {
+        let input = Bytes::from_static(&TWO_PUBLISHES);
+        let mut decoder = Decoder::new(ProtocolVersion::V311);
+        decoder.extend_bytes(input.clone());
+        let Ok(Some(Packet::Publish(first))) = decoder.decode() else {
+            panic!("first packet");
+        };
+        assert_eq!(first.payload.as_ptr(), input[7..].as_ptr());
+        let Ok(Some(Packet::Publish(second))) = decoder.decode() else {
+            panic!("second packet");
+        };
+        assert_eq!(second.payload.as_ptr(), input[16..].as_ptr());
+        assert_eq!(decoder.decode(), Ok(None));
+        assert_eq!(decoder.buffered(), 0);
+    }
+
+    #[test]
+    fn keeps_a_packet_cut_at_the_end_of_bytes_until_the_rest_arrives() {
+        let mut decoder = Decoder::new(ProtocolVersion::V311);
+        decoder.extend_bytes(Bytes::from_static(&TWO_PUBLISHES[..12]));
+        assert!(matches!(decoder.decode(), Ok(Some(Packet::Publish(_)))));
+        assert_eq!(decoder.decode(), Ok(None));
+        assert_eq!(decoder.buffered(), 3);
+        decoder.extend_bytes(Bytes::from_static(&TWO_PUBLISHES[12..]));
+        let Ok(Some(Packet::Publish(second))) = decoder.decode() else {
+            panic!("second packet");
+        };
+        assert_eq!(&second.payload[..], b"ho");
+        assert_eq!(decoder.buffered(), 0);
+    }
+
+    #[test]
+    fn switches_version_on_connect() {
+        let mut decoder = Decoder::new(ProtocolVersion::V5);
+        decoder.extend(&[
+            0x10, 0x0c, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 0, 0, 0,
+        ]);
+        assert!(matches!(decoder.decode(), Ok(Some(Packet::Connect(_)))));
+        assert_eq!(decoder.version(), ProtocolVersion::V311);
     }
 }

@@ -199,6 +199,9 @@ impl Property {
             | ResponseInformation(s)
             | ServerReference(s)
             | ReasonString(s) => str_len(s, what)?,
+            ResponseTopic(t) if t.is_empty() => {
+                return Err(EncodeError::InvalidPropertyValue(self.id()));
+            }
             ResponseTopic(t) => str_len(t.as_str(), what)?,
             CorrelationData(b) | AuthenticationData(b) => field_len(b.len(), what)?,
             UserProperty(k, v) => str_len(k, what)? + str_len(v, what)?,

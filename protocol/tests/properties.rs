@@ -544,17 +544,26 @@ proptest! {
     #[test]
     fn any_chunking_yields_the_same_packets(
         (version, packets) in version_and_packets(12),
-        cuts in prop::collection::vec(1usize..64, 0..200),
+        cuts in prop::collection::vec((1usize..64, any::<bool>()), 0..200),
     ) {
         let wire = encode_all(version, &packets);
         let mut decoder = Decoder::new(version);
         let mut out = Vec::new();
+        let wire = wire.freeze();
         let mut rest = &wire[..];
         let mut cuts = cuts.into_iter().cycle();
+        let mut offset = 0;
         while !rest.is_empty() {
-            let n = cuts.next().unwrap_or(rest.len()).min(rest.len());
-            decoder.extend(&rest[..n]);
+            let (n, as_bytes) = cuts.next().unwrap_or((rest.len(), false));
+            let n = n.min(rest.len());
+            // Both ways in: copied slices and zero-copy `Bytes`, mixed.
+            if as_bytes {
+                decoder.extend_bytes(wire.slice(offset..offset + n));
+            } else {
+                decoder.extend(&rest[..n]);
+            }
             rest = &rest[n..];
+            offset += n;
             while let Some(p) = decoder.decode().expect("valid stream") {
                 out.push(p);
             }

@@ -69,19 +69,21 @@ impl Case {
         }
     }
 
-    /// Decodes the whole stream from one buffer; returns (packets, payload bytes).
+    /// Decodes the whole stream handed over in one buffer, as a received `Bytes`
+    /// (zero-copy, like mqtt-packet's `parse(buffer)`); returns (packets, payload bytes).
     pub fn decode_whole(&self) -> (usize, usize) {
         let mut decoder = Decoder::new(ProtocolVersion::V311);
-        decoder.extend(&self.stream);
+        decoder.extend_bytes(self.stream.clone());
         drain(&mut decoder, (0, 0))
     }
 
-    /// Decodes the stream fed chunk by chunk; returns (packets, payload bytes).
+    /// Decodes the stream fed chunk by chunk, each chunk a received `Bytes`; returns
+    /// (packets, payload bytes).
     pub fn decode_chunked(&self) -> (usize, usize) {
         let mut decoder = Decoder::new(ProtocolVersion::V311);
         let mut counts = (0, 0);
         for chunk in &self.chunks {
-            decoder.extend(chunk);
+            decoder.extend_bytes(chunk.clone());
             counts = drain(&mut decoder, counts);
         }
         counts

@@ -1,16 +1,28 @@
-//! Decodes arbitrary bytes as a stream in both protocol versions. Whatever is accepted
-//! must encode again, and the re-encoded bytes must decode to the same packet.
+//! Decodes arbitrary bytes as a stream in both protocol versions, fed in two pieces (the
+//! first byte picks the cut) through the copying and the zero-copy input paths. Whatever
+//! is accepted must encode again, and the re-encoded bytes must decode to the same packet.
 
 #![no_main]
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
 use mqttwire::{Decoder, MAX_PACKET_SIZE, ProtocolVersion, decode};
 
 fuzz_target!(|data: &[u8]| {
+    let Some((&selector, data)) = data.split_first() else {
+        return;
+    };
+    let cut = usize::from(selector).min(data.len());
+    let input = Bytes::copy_from_slice(data);
     for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
         let mut decoder = Decoder::new(version);
-        decoder.extend(data);
+        if selector & 1 == 0 {
+            decoder.extend_bytes(input.slice(..cut));
+            decoder.extend_bytes(input.slice(cut..));
+        } else {
+            decoder.extend(&input[..cut]);
+            decoder.extend_bytes(input.slice(cut..));
+        }
         loop {
             // The version a packet was read in (a CONNECT may switch the decoder).
             let before = decoder.version();

@@ -174,6 +174,10 @@ impl Body for Connect {
         len += properties_len(&self.properties, Context::Connect, v5, "CONNECT properties")?;
         len += str_len(&self.client_id, "client identifier")?;
         if let Some(will) = &self.will {
+            // A will has no topic alias: its topic must be a real one.
+            if will.topic.is_empty() {
+                return Err(EncodeError::EmptyTopicWithoutAlias);
+            }
             len += properties_len(&will.properties, Context::Will, v5, "will properties")?;
             len += str_len(will.topic.as_str(), "will topic")?;
             len += field_len(will.payload.len(), "will payload")?;

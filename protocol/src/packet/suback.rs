@@ -63,8 +63,15 @@ impl Body for SubAck {
             return Err(EncodeError::Empty(PacketType::SubAck));
         }
         let v5 = version == ProtocolVersion::V5;
-        if let Some(&code) = self.reason_codes.iter().find(|&&c| !v5 && !allowed_in_v311(c)) {
-            return Err(EncodeError::ReasonCodeNotInVersion(code, PacketType::SubAck));
+        if let Some(&code) = self
+            .reason_codes
+            .iter()
+            .find(|&&c| !v5 && !allowed_in_v311(c))
+        {
+            return Err(EncodeError::ReasonCodeNotInVersion(
+                code,
+                PacketType::SubAck,
+            ));
         }
         Ok(
             2 + properties_len(&self.properties, Context::SubAck, v5, "SUBACK properties")?
