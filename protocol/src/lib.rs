@@ -31,6 +31,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod client;
 mod codec;
 mod decoder;
 mod error;

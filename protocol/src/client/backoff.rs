@@ -1,0 +1,103 @@
+//! Reconnect delays: exponential backoff with full jitter, drawn from a generator seeded by
+//! the caller, so that runs are repeatable and the engine needs no source of randomness.
+
+/// How and whether the client reconnects after losing its connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconnectOptions {
+    /// The smallest delay cap, in milliseconds: the first attempt waits up to this long.
+    pub min_delay_ms: u64,
+    /// The largest delay, in milliseconds.
+    pub max_delay_ms: u64,
+    /// Give up after this many attempts in a row; `None` never gives up.
+    pub max_attempts: Option<u32>,
+    /// Seed of the jitter; give each client its own so that clients do not reconnect in step.
+    pub seed: u64,
+}
+
+impl Default for ReconnectOptions {
+    fn default() -> Self {
+        ReconnectOptions {
+            min_delay_ms: 1_000,
+            max_delay_ms: 30_000,
+            max_attempts: None,
+            seed: 0,
+        }
+    }
+}
+
+/// The state of backoff between successful connections.
+#[derive(Debug, Clone)]
+pub(crate) struct Backoff {
+    options: ReconnectOptions,
+    attempt: u32,
+    rng: fastrand::Rng,
+}
+
+impl Backoff {
+    pub(crate) fn new(options: ReconnectOptions) -> Backoff {
+        let rng = fastrand::Rng::with_seed(options.seed);
+        Backoff {
+            options,
+            attempt: 0,
+            rng,
+        }
+    }
+
+    /// The attempts made since the last successful connection.
+    pub(crate) fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Forgets past failures: called on a successful CONNACK.
+    pub(crate) fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    /// The delay before the next attempt, or `None` once the attempts are used up. Full
+    /// jitter: uniform in `[0, min(max, min_delay * 2^attempt)]`, at least 1 ms after the
+    /// first failure so a flapping server is not hammered.
+    pub(crate) fn next_delay(&mut self) -> Option<u64> {
+        if self
+            .options
+            .max_attempts
+            .is_some_and(|max| self.attempt >= max)
+        {
+            return None;
+        }
+        let exp = self.attempt.min(32);
+        let cap = self
+            .options
+            .min_delay_ms
+            .saturating_mul(1u64 << exp)
+            .min(self.options.max_delay_ms)
+            .max(1);
+        self.attempt += 1;
+        Some(self.rng.u64(1..=cap))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_within_their_caps_and_are_repeatable() {
+        let options = ReconnectOptions {
+            min_delay_ms: 100,
+            max_delay_ms: 1_000,
+            max_attempts: Some(6),
+            seed: 7,
+        };
+        let mut a = Backoff::new(options.clone());
+        let mut b = Backoff::new(options);
+        let caps = [100, 200, 400, 800, 1_000, 1_000];
+        for cap in caps {
+            let delay = a.next_delay().expect("attempts left");
+            assert!((1..=cap).contains(&delay), "{delay} > {cap}");
+            assert_eq!(b.next_delay(), Some(delay));
+        }
+        assert_eq!(a.next_delay(), None);
+        a.reset();
+        assert!(a.next_delay().is_some());
+    }
+}

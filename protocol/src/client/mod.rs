@@ -1,0 +1,1177 @@
+//! The sans-IO MQTT client engine: one state machine for MQTT 3.1.1 and 5.0 that never
+//! touches a socket, a clock or a random source. See [`Client`] for the drive loop.
+
+mod backoff;
+mod dispatch;
+mod event;
+mod options;
+mod store;
+mod timer;
+
+pub use backoff::ReconnectOptions;
+pub use dispatch::Router;
+pub use event::{
+    Action, ClientError, DisconnectedBy, Event, Handle, ProtocolViolation, PublishError,
+};
+pub use options::{ClientOptions, OfflineQos0};
+pub use store::{InFlight, InFlightState, InFlightStore, MemoryStore};
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::num::{NonZeroU16, NonZeroU32};
+
+use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
+
+use crate::decoder::{Decoder, MAX_PACKET_SIZE};
+use crate::packet::{
+    Ack, Auth, ConnAck, Connect, Disconnect, Packet, Publish, SubAck, Subscribe, Subscription,
+    UnsubAck, Unsubscribe,
+};
+use crate::property::{Properties, Property};
+use crate::reason::ReasonCode;
+use crate::topic::{TopicFilter, TopicName};
+use crate::types::{PacketId, PacketType, ProtocolVersion, QoS};
+use backoff::Backoff;
+use timer::{Timer, TimerTable};
+
+/// An MQTT client as a state machine. The caller owns the transport and the clock.
+///
+/// # The drive loop
+///
+/// Time is the caller's, in milliseconds from any fixed origin (`now`). Commands
+/// ([`connect`](Client::connect), [`publish`](Client::publish),
+/// [`subscribe`](Client::subscribe), [`unsubscribe`](Client::unsubscribe),
+/// [`disconnect`](Client::disconnect)) and inputs
+/// ([`handle_connection_opened`](Client::handle_connection_opened),
+/// [`handle_bytes`](Client::handle_bytes),
+/// [`handle_connection_lost`](Client::handle_connection_lost),
+/// [`handle_timeout`](Client::handle_timeout)) go in. After **every** call:
+///
+/// 1. send every [`poll_transmit`](Client::poll_transmit) on the connection, in order;
+/// 2. carry out every [`poll_action`](Client::poll_action): [`Action::Open`] opens a new
+///    connection, [`Action::Close`] closes the current one (after sending what was polled);
+/// 3. hand every [`poll_event`](Client::poll_event) to the application;
+/// 4. sleep until [`poll_timeout`](Client::poll_timeout) (or until bytes, a closed
+///    connection or a command arrive), then call `handle_timeout(now)`. Calling it early
+///    or twice is harmless.
+///
+/// ```
+/// use mqttwire::client::{Action, Client, ClientOptions, Event};
+/// use mqttwire::ProtocolVersion;
+///
+/// let mut client = Client::new(ClientOptions::new(ProtocolVersion::V5, "sensor-1"));
+/// client.connect(0)?;
+/// assert_eq!(client.poll_action(), Some(Action::Open { attempt: 0 }));
+/// client.handle_connection_opened(5); // the transport is up
+/// let connect = client.poll_transmit().expect("CONNECT");
+/// assert_eq!(connect[0], 0x10);
+/// client.handle_bytes(9, &[0x20, 0x03, 0x00, 0x00, 0x00]); // CONNACK from the server
+/// assert!(matches!(client.poll_event(), Some(Event::Connected { .. })));
+/// assert_eq!(client.poll_timeout(), Some(5 + 60_000)); // keep alive
+/// # Ok::<(), mqttwire::client::ClientError>(())
+/// ```
+#[derive(Debug)]
+pub struct Client<S: InFlightStore = MemoryStore> {
+    options: ClientOptions,
+    state: State,
+    decoder: Decoder,
+    out: BytesMut,
+    events: VecDeque<Event>,
+    actions: VecDeque<Action>,
+    timers: TimerTable,
+    backoff: Option<Backoff>,
+    store: S,
+    /// Commands not sent yet: offline, or held back by the server's receive maximum.
+    queue: VecDeque<Command>,
+    /// SUBSCRIBE and UNSUBSCRIBE sent and not acknowledged.
+    requests: HashMap<PacketId, Request>,
+    /// Inbound QoS 2 messages delivered and not released (PUBREL) yet.
+    inbound_qos2: HashSet<PacketId>,
+    /// Granted subscriptions, for resubscribing; with their subscription identifier.
+    subscriptions: Vec<(Subscription, Option<NonZeroU32>)>,
+    next_id: PacketId,
+    next_handle: u64,
+    server: ServerLimits,
+    inbound_aliases: HashMap<u16, TopicName>,
+    outbound_aliases: HashMap<TopicName, NonZeroU16>,
+    keep_alive_ms: u64,
+    last_sent: u64,
+    connected_before: bool,
+    network_paused: bool,
+}
+
+/// Where the client stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not started, or stopped by `disconnect` or by giving up on reconnecting.
+    Idle,
+    /// Waiting for the driver to open a connection.
+    Opening,
+    /// CONNECT sent, waiting for CONNACK.
+    AwaitingConnAck,
+    /// Connected.
+    Connected,
+    /// Waiting to reconnect (backoff, or the network is down).
+    WaitingReconnect,
+}
+
+/// Limits the server announced in CONNACK (5.0); the protocol's own on 3.1.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// QoS 1 and 2 publishes the client may have in flight.
+    pub receive_maximum: u16,
+    /// Largest packet the server accepts.
+    pub maximum_packet_size: u32,
+    /// Topic aliases the client may use.
+    pub topic_alias_maximum: u16,
+    /// Highest QoS the server accepts.
+    pub maximum_qos: QoS,
+    /// Whether retained messages are supported.
+    pub retain_available: bool,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            receive_maximum: u16::MAX,
+            maximum_packet_size: MAX_PACKET_SIZE,
+            topic_alias_maximum: 0,
+            maximum_qos: QoS::ExactlyOnce,
+            retain_available: true,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Command {
+    Publish {
+        handle: Handle,
+        publish: Publish,
+    },
+    Subscribe {
+        handle: Option<Handle>,
+        packet: Subscribe,
+    },
+    Unsubscribe {
+        handle: Handle,
+        packet: Unsubscribe,
+    },
+}
+
+#[derive(Debug)]
+enum Request {
+    Subscribe {
+        handle: Option<Handle>,
+        packet: Subscribe,
+    },
+    Unsubscribe {
+        handle: Handle,
+        packet: Unsubscribe,
+    },
+}
+
+impl Client<MemoryStore> {
+    /// A client with an in-memory store of in-flight messages.
+    pub fn new(options: ClientOptions) -> Client<MemoryStore> {
+        Client::with_store(options, MemoryStore::new())
+    }
+}
+
+impl<S: InFlightStore> Client<S> {
+    /// A client whose outgoing in-flight messages live in `store`. Messages already in it
+    /// (from an earlier run) are sent again after the first CONNACK that resumes a session,
+    /// or as new publishes without one.
+    pub fn with_store(options: ClientOptions, store: S) -> Client<S> {
+        let decoder = Decoder::new(options.version).with_max_packet_size(options.max_packet_size);
+        let backoff = options.reconnect.clone().map(Backoff::new);
+        // New handles follow those of messages restored from a persistent store.
+        let next_handle = store
+            .ids()
+            .into_iter()
+            .filter_map(|id| store.get(id))
+            .map(|e| e.handle.0)
+            .max()
+            .unwrap_or(0);
+        Client {
+            decoder,
+            backoff,
+            state: State::Idle,
+            out: BytesMut::new(),
+            events: VecDeque::new(),
+            actions: VecDeque::new(),
+            timers: TimerTable::default(),
+            store,
+            queue: VecDeque::new(),
+            requests: HashMap::new(),
+            inbound_qos2: HashSet::new(),
+            subscriptions: Vec::new(),
+            next_id: PacketId::MIN,
+            next_handle,
+            server: ServerLimits::default(),
+            inbound_aliases: HashMap::new(),
+            outbound_aliases: HashMap::new(),
+            keep_alive_ms: 0,
+            last_sent: 0,
+            connected_before: false,
+            network_paused: false,
+            options,
+        }
+    }
+
+    // ---- commands ----
+
+    /// Starts the client: it asks for a connection ([`Action::Open`]) and keeps one up
+    /// until [`disconnect`](Client::disconnect).
+    pub fn connect(&mut self, now: u64) -> Result<(), ClientError> {
+        if self.state != State::Idle {
+            return Err(ClientError::AlreadyStarted);
+        }
+        self.last_sent = now;
+        self.open();
+        Ok(())
+    }
+
+    /// Publishes a message. The engine sets the packet identifier and DUP; `publish.qos`,
+    /// `retain`, topic, payload and properties are the caller's. While offline the message
+    /// waits in the queue (QoS 0 as [`ClientOptions::offline_qos0`] says). The outcome comes
+    /// as [`Event::PublishComplete`] or [`Event::PublishFailed`] with the returned handle.
+    pub fn publish(&mut self, now: u64, mut publish: Publish) -> Result<Handle, ClientError> {
+        publish.dup = false;
+        publish.packet_id = (publish.qos != QoS::AtMostOnce).then_some(PacketId::MIN);
+        let size = Packet::Publish(publish.clone()).encoded_len(self.options.version)?;
+        if self.state == State::Connected {
+            self.check_server_limits(&publish, size)?;
+        }
+        let handle = self.handle();
+        if publish.qos == QoS::AtMostOnce
+            && self.state != State::Connected
+            && self.options.offline_qos0 == OfflineQos0::Drop
+        {
+            self.events.push_back(Event::PublishFailed {
+                handle,
+                error: PublishError::DroppedOffline,
+            });
+            return Ok(handle);
+        }
+        self.enqueue(now, Command::Publish { handle, publish })?;
+        Ok(handle)
+    }
+
+    /// Subscribes to one or more filters; the result comes as [`Event::Subscribed`].
+    /// `properties` may carry a subscription identifier and user properties (5.0).
+    pub fn subscribe(
+        &mut self,
+        now: u64,
+        subscriptions: Vec<Subscription>,
+        properties: Properties,
+    ) -> Result<Handle, ClientError> {
+        let packet = Subscribe {
+            packet_id: PacketId::MIN,
+            properties,
+            subscriptions,
+        };
+        Packet::Subscribe(packet.clone()).encoded_len(self.options.version)?;
+        let handle = self.handle();
+        self.enqueue(
+            now,
+            Command::Subscribe {
+                handle: Some(handle),
+                packet,
+            },
+        )?;
+        Ok(handle)
+    }
+
+    /// Unsubscribes from one or more filters; the result comes as [`Event::Unsubscribed`].
+    pub fn unsubscribe(
+        &mut self,
+        now: u64,
+        filters: Vec<TopicFilter>,
+        properties: Properties,
+    ) -> Result<Handle, ClientError> {
+        let packet = Unsubscribe {
+            packet_id: PacketId::MIN,
+            properties,
+            filters,
+        };
+        Packet::Unsubscribe(packet.clone()).encoded_len(self.options.version)?;
+        let handle = self.handle();
+        self.enqueue(now, Command::Unsubscribe { handle, packet })?;
+        Ok(handle)
+    }
+
+    /// Stops the client: sends DISCONNECT with `reason_code` (5.0; 0x04 also publishes the
+    /// will) if connected, closes the connection and stops reconnecting. Commands still
+    /// queued fail; messages in flight stay in the store for a later session.
+    pub fn disconnect(&mut self, now: u64, reason_code: ReasonCode, properties: Properties) {
+        let was = self.state;
+        if was == State::Idle {
+            return;
+        }
+        self.reset_connection();
+        if was == State::Connected {
+            // Written after the reset cleared the buffer, so it is the last packet.
+            let packet = match self.options.version {
+                ProtocolVersion::V5 => Disconnect {
+                    reason_code,
+                    properties,
+                },
+                ProtocolVersion::V311 => Disconnect::default(),
+            };
+            self.send(now, &Packet::Disconnect(packet));
+        }
+        if matches!(
+            was,
+            State::Opening | State::AwaitingConnAck | State::Connected
+        ) {
+            self.actions.push_back(Action::Close);
+            self.events.push_back(Event::Disconnected {
+                by: DisconnectedBy::Client,
+                reason_code,
+                properties: Properties::new(),
+            });
+        }
+        self.stop();
+    }
+
+    /// Sends AUTH (5.0 enhanced authentication), answering an [`Event::Auth`] or starting
+    /// re-authentication.
+    pub fn auth(
+        &mut self,
+        now: u64,
+        reason_code: ReasonCode,
+        properties: Properties,
+    ) -> Result<(), ClientError> {
+        if self.options.version != ProtocolVersion::V5
+            || !matches!(self.state, State::AwaitingConnAck | State::Connected)
+        {
+            return Err(ClientError::AuthUnavailable);
+        }
+        let packet = Packet::Auth(Auth {
+            reason_code,
+            properties,
+        });
+        packet.encoded_len(ProtocolVersion::V5)?;
+        self.send(now, &packet);
+        Ok(())
+    }
+
+    /// Replaces the credentials used by the next CONNECT: call it on [`Action::Open`],
+    /// before `handle_connection_opened`, to send a fresh token.
+    pub fn set_credentials(&mut self, username: Option<ByteString>, password: Option<Bytes>) {
+        self.options.username = username;
+        self.options.password = password;
+    }
+
+    /// Tells the engine whether the network is up (the browser's online/offline events).
+    /// While it is down no reconnect is attempted; when it comes back one starts at once.
+    pub fn set_network_available(&mut self, now: u64, available: bool) {
+        self.network_paused = !available;
+        if self.state == State::WaitingReconnect {
+            if available {
+                self.timers.set(Timer::Reconnect, now);
+            } else {
+                self.timers.stop(Timer::Reconnect);
+            }
+        }
+    }
+
+    // ---- inputs ----
+
+    /// The connection asked for by [`Action::Open`] is up: the engine sends CONNECT.
+    pub fn handle_connection_opened(&mut self, now: u64) {
+        if self.state != State::Opening {
+            return;
+        }
+        let version = self.options.version;
+        self.decoder = Decoder::new(version).with_max_packet_size(self.options.max_packet_size);
+        self.out.clear();
+        let mut connect = Connect::new(version, self.options.client_id.clone());
+        // A reconnect resumes the session the first connection made (5.0); on 3.1.1 the
+        // clean session flag is the session's lifetime, so it stays as configured.
+        connect.clean_start = match version {
+            ProtocolVersion::V5 => self.options.clean_start && !self.connected_before,
+            ProtocolVersion::V311 => self.options.clean_start,
+        };
+        connect.keep_alive = self.options.keep_alive;
+        connect.will = self.options.will.clone();
+        connect.username = self.options.username.clone();
+        connect.password = self.options.password.clone();
+        if version == ProtocolVersion::V5 {
+            let mut properties = self.options.properties.clone();
+            let o = &self.options;
+            if o.session_expiry > 0 {
+                properties.set(Property::SessionExpiryInterval(o.session_expiry));
+            }
+            if let Some(max) = NonZeroU16::new(o.receive_maximum).filter(|m| m.get() < u16::MAX) {
+                properties.set(Property::ReceiveMaximum(max));
+            }
+            if let Some(max) =
+                NonZeroU32::new(o.max_packet_size).filter(|m| m.get() < MAX_PACKET_SIZE)
+            {
+                properties.set(Property::MaximumPacketSize(max));
+            }
+            if o.topic_alias_maximum > 0 {
+                properties.set(Property::TopicAliasMaximum(o.topic_alias_maximum));
+            }
+            connect.properties = properties;
+        }
+        self.state = State::AwaitingConnAck;
+        self.timers
+            .set(Timer::ConnAck, now + self.options.connect_timeout_ms);
+        self.send(now, &Packet::Connect(connect));
+    }
+
+    /// Bytes arrived on the connection (copied into the engine's buffer).
+    pub fn handle_bytes(&mut self, now: u64, bytes: &[u8]) {
+        if !matches!(self.state, State::AwaitingConnAck | State::Connected) {
+            return;
+        }
+        self.decoder.extend(bytes);
+        self.drain_decoder(now);
+    }
+
+    /// Bytes arrived as a `Bytes` (a WebSocket message, say): decoded without copying.
+    pub fn handle_bytes_owned(&mut self, now: u64, bytes: Bytes) {
+        if !matches!(self.state, State::AwaitingConnAck | State::Connected) {
+            return;
+        }
+        self.decoder.extend_bytes(bytes);
+        self.drain_decoder(now);
+    }
+
+    /// The connection closed or could not be opened.
+    pub fn handle_connection_lost(&mut self, now: u64) {
+        if matches!(
+            self.state,
+            State::Opening | State::AwaitingConnAck | State::Connected
+        ) {
+            self.connection_ended(
+                now,
+                DisconnectedBy::Transport,
+                ReasonCode::UNSPECIFIED_ERROR,
+                Properties::new(),
+            );
+        }
+    }
+
+    /// Time passed: runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: u64) {
+        while let Some(timer) = self.timers.expired(now) {
+            match timer {
+                Timer::ConnAck if self.state == State::AwaitingConnAck => {
+                    self.violation(
+                        now,
+                        ProtocolViolation::ConnAckTimeout(self.options.connect_timeout_ms),
+                    );
+                }
+                Timer::KeepAlive if self.state == State::Connected && self.keep_alive_ms > 0 => {
+                    let due = self.last_sent + self.keep_alive_ms;
+                    if now >= due {
+                        self.send(now, &Packet::PingReq);
+                        if self.timers.get(Timer::PingResp).is_none() {
+                            self.timers
+                                .set(Timer::PingResp, now + self.ping_timeout_ms());
+                        }
+                    } else {
+                        self.timers.set(Timer::KeepAlive, due);
+                    }
+                }
+                Timer::PingResp if self.state == State::Connected => {
+                    self.violation(now, ProtocolViolation::PingTimeout(self.ping_timeout_ms()));
+                }
+                Timer::Reconnect
+                    if self.state == State::WaitingReconnect && !self.network_paused =>
+                {
+                    self.open();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // ---- outputs ----
+
+    /// Bytes to send on the connection, as few and as large chunks as possible.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        (!self.out.is_empty()).then(|| self.out.split().freeze())
+    }
+
+    /// The next thing the driver must do with the transport.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The next event for the application.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`handle_timeout`](Client::handle_timeout) next, in the caller's
+    /// milliseconds; `None` when no timer runs.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.timers.next()
+    }
+
+    // ---- state ----
+
+    /// Where the client stands.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// True while connected (CONNACK accepted).
+    pub fn is_connected(&self) -> bool {
+        self.state == State::Connected
+    }
+
+    /// The options in force (the client id is replaced by one the server assigned).
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// The server's limits from the last CONNACK.
+    pub fn server_limits(&self) -> ServerLimits {
+        self.server
+    }
+
+    /// The store of outgoing in-flight messages.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Commands waiting to be sent.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Granted subscriptions, as resubscribed after a reconnect without a session.
+    pub fn subscriptions(&self) -> impl Iterator<Item = &Subscription> {
+        self.subscriptions.iter().map(|(s, _)| s)
+    }
+
+    // ---- internals ----
+
+    fn handle(&mut self) -> Handle {
+        self.next_handle += 1;
+        Handle(self.next_handle)
+    }
+
+    fn ping_timeout_ms(&self) -> u64 {
+        self.options
+            .ping_timeout_ms
+            .unwrap_or((self.keep_alive_ms / 2).max(1_000))
+    }
+
+    fn open(&mut self) {
+        self.state = State::Opening;
+        let attempt = self.backoff.as_ref().map_or(0, Backoff::attempt);
+        self.actions.push_back(Action::Open { attempt });
+    }
+
+    fn check_server_limits(&self, publish: &Publish, size: usize) -> Result<(), ClientError> {
+        if publish.qos > self.server.maximum_qos {
+            return Err(ClientError::QoSNotSupported {
+                requested: publish.qos as u8,
+                max: self.server.maximum_qos as u8,
+            });
+        }
+        if publish.retain && !self.server.retain_available {
+            return Err(ClientError::RetainNotSupported);
+        }
+        if size > self.server.maximum_packet_size as usize {
+            return Err(ClientError::PacketTooLarge {
+                size,
+                max: self.server.maximum_packet_size,
+            });
+        }
+        Ok(())
+    }
+
+    fn enqueue(&mut self, now: u64, command: Command) -> Result<(), ClientError> {
+        if self.queue.len() >= self.options.max_queued {
+            return Err(ClientError::QueueFull(self.options.max_queued));
+        }
+        self.queue.push_back(command);
+        if self.state == State::Connected {
+            self.flush_queue(now);
+        }
+        Ok(())
+    }
+
+    /// Sends queued commands in order while the connection and the server's receive
+    /// maximum allow; stops at the first that must wait, so order is kept.
+    fn flush_queue(&mut self, now: u64) {
+        while self.state == State::Connected {
+            let Some(command) = self.queue.front() else {
+                return;
+            };
+            let needs_id = match command {
+                Command::Publish { publish, .. } => {
+                    if publish.qos != QoS::AtMostOnce
+                        && self.store.len() >= usize::from(self.server.receive_maximum)
+                    {
+                        return; // [MQTT-4.9.0-2] wait for an acknowledgment
+                    }
+                    publish.qos != QoS::AtMostOnce
+                }
+                _ => true,
+            };
+            let id = if needs_id {
+                match self.allocate_id() {
+                    Some(id) => Some(id),
+                    None => return,
+                }
+            } else {
+                None
+            };
+            let Some(command) = self.queue.pop_front() else {
+                return;
+            };
+            match command {
+                Command::Publish {
+                    handle,
+                    mut publish,
+                } => {
+                    publish.packet_id = id;
+                    self.send_new_publish(now, handle, publish);
+                }
+                Command::Subscribe { handle, mut packet } => {
+                    let Some(id) = id else { continue };
+                    packet.packet_id = id;
+                    self.send(now, &Packet::Subscribe(packet.clone()));
+                    self.requests
+                        .insert(id, Request::Subscribe { handle, packet });
+                }
+                Command::Unsubscribe { handle, mut packet } => {
+                    let Some(id) = id else { continue };
+                    packet.packet_id = id;
+                    self.send(now, &Packet::Unsubscribe(packet.clone()));
+                    self.requests
+                        .insert(id, Request::Unsubscribe { handle, packet });
+                }
+            }
+        }
+    }
+
+    fn send_new_publish(&mut self, now: u64, handle: Handle, publish: Publish) {
+        let size = Packet::Publish(publish.clone())
+            .encoded_len(self.options.version)
+            .unwrap_or(usize::MAX);
+        if let Err(error) = self.check_server_limits(&publish, size) {
+            let error = match error {
+                ClientError::PacketTooLarge { size, max } => {
+                    PublishError::PacketTooLarge { size, max }
+                }
+                // The server's limits changed while the message waited: it refuses it.
+                ClientError::RetainNotSupported => {
+                    PublishError::Refused(ReasonCode::RETAIN_NOT_SUPPORTED)
+                }
+                _ => PublishError::Refused(ReasonCode::QOS_NOT_SUPPORTED),
+            };
+            self.events
+                .push_back(Event::PublishFailed { handle, error });
+            return;
+        }
+        let state = match publish.qos {
+            QoS::AtMostOnce => None,
+            QoS::AtLeastOnce => Some(InFlightState::AwaitingPubAck),
+            QoS::ExactlyOnce => Some(InFlightState::AwaitingPubRec),
+        };
+        self.send_publish(now, &publish);
+        match state {
+            None => self.events.push_back(Event::PublishComplete {
+                handle,
+                reason_code: ReasonCode::SUCCESS,
+            }),
+            Some(state) => self.store.insert(InFlight {
+                handle,
+                publish,
+                state,
+            }),
+        }
+    }
+
+    /// Writes a PUBLISH, replacing its topic by an alias where that is on and allowed.
+    fn send_publish(&mut self, now: u64, publish: &Publish) {
+        let max = self.server.topic_alias_maximum;
+        if !self.options.outbound_topic_aliases
+            || max == 0
+            || publish.properties.topic_alias().is_some()
+        {
+            self.send(now, &Packet::Publish(publish.clone()));
+            return;
+        }
+        let mut aliased = publish.clone();
+        if let Some(&alias) = self.outbound_aliases.get(&publish.topic) {
+            aliased.topic = TopicName::from_alias_placeholder();
+            aliased.properties.push(Property::TopicAlias(alias));
+        } else if let Some(alias) =
+            NonZeroU16::new(self.outbound_aliases.len() as u16 + 1).filter(|a| a.get() <= max)
+        {
+            self.outbound_aliases.insert(publish.topic.clone(), alias);
+            aliased.properties.push(Property::TopicAlias(alias));
+        }
+        self.send(now, &Packet::Publish(aliased));
+    }
+
+    fn allocate_id(&mut self) -> Option<PacketId> {
+        for _ in 0..u16::MAX {
+            let id = self.next_id;
+            self.next_id = id.next();
+            if self.store.get(id).is_none() && !self.requests.contains_key(&id) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// Encodes a packet into the outgoing buffer; every packet the engine builds is valid.
+    fn send(&mut self, now: u64, packet: &Packet) {
+        if packet.encode(self.options.version, &mut self.out).is_ok() {
+            self.last_sent = now;
+            if self.state == State::Connected && self.keep_alive_ms > 0 {
+                self.timers.set(Timer::KeepAlive, now + self.keep_alive_ms);
+            }
+        }
+    }
+
+    fn drain_decoder(&mut self, now: u64) {
+        while matches!(self.state, State::AwaitingConnAck | State::Connected) {
+            match self.decoder.decode() {
+                Ok(Some(packet)) => self.handle_packet(now, packet),
+                Ok(None) => return,
+                Err(error) => return self.violation(now, ProtocolViolation::Decode(error)),
+            }
+        }
+    }
+
+    fn handle_packet(&mut self, now: u64, packet: Packet) {
+        let connected = self.state == State::Connected;
+        match packet {
+            Packet::ConnAck(ack) if !connected => self.on_connack(now, ack),
+            Packet::Auth(auth) if self.options.version == ProtocolVersion::V5 => {
+                self.events.push_back(Event::Auth {
+                    reason_code: auth.reason_code,
+                    properties: auth.properties,
+                });
+            }
+            Packet::Disconnect(d) => {
+                self.actions.push_back(Action::Close);
+                self.connection_ended(now, DisconnectedBy::Server, d.reason_code, d.properties);
+            }
+            Packet::Publish(p) if connected => self.on_publish(now, p),
+            Packet::PubAck(ack) if connected => self.on_puback(now, ack),
+            Packet::PubRec(ack) if connected => self.on_pubrec(now, ack),
+            Packet::PubRel(ack) if connected => self.on_pubrel(now, ack),
+            Packet::PubComp(ack) if connected => self.on_pubcomp(now, ack),
+            Packet::SubAck(ack) if connected => self.on_suback(now, ack),
+            Packet::UnsubAck(ack) if connected => self.on_unsuback(now, ack),
+            Packet::PingResp if connected => self.timers.stop(Timer::PingResp),
+            other => self.violation(
+                now,
+                ProtocolViolation::UnexpectedPacket(other.packet_type()),
+            ),
+        }
+    }
+
+    fn on_connack(&mut self, now: u64, ack: ConnAck) {
+        self.timers.stop(Timer::ConnAck);
+        if ack.reason_code.is_error() {
+            self.actions.push_back(Action::Close);
+            return self.connection_ended(
+                now,
+                DisconnectedBy::Server,
+                ack.reason_code,
+                ack.properties,
+            );
+        }
+        self.state = State::Connected;
+        self.connected_before = true;
+        if let Some(backoff) = &mut self.backoff {
+            backoff.reset();
+        }
+        let p = &ack.properties;
+        self.server = ServerLimits {
+            receive_maximum: p.receive_maximum().map_or(u16::MAX, NonZeroU16::get),
+            maximum_packet_size: p
+                .maximum_packet_size()
+                .map_or(MAX_PACKET_SIZE, NonZeroU32::get),
+            topic_alias_maximum: p.topic_alias_maximum().unwrap_or(0),
+            maximum_qos: p.maximum_qos().unwrap_or(QoS::ExactlyOnce),
+            retain_available: p.retain_available().unwrap_or(true),
+        };
+        if let Some(id) = p.assigned_client_identifier() {
+            self.options.client_id = id;
+        }
+        let keep_alive = p.server_keep_alive().unwrap_or(self.options.keep_alive);
+        self.keep_alive_ms = u64::from(keep_alive) * 1_000;
+        if self.keep_alive_ms > 0 {
+            self.timers
+                .set(Timer::KeepAlive, self.last_sent + self.keep_alive_ms);
+        }
+        self.events.push_back(Event::Connected {
+            session_present: ack.session_present,
+            properties: ack.properties,
+        });
+        self.restore_session(now, ack.session_present);
+        self.flush_queue(now);
+    }
+
+    /// After CONNACK: send in-flight messages again [MQTT-4.4.0-1], or handle their loss.
+    fn restore_session(&mut self, now: u64, session_present: bool) {
+        if !session_present {
+            self.inbound_qos2.clear();
+        }
+        for id in self.store.ids() {
+            let Some(entry) = self.store.get(id).cloned() else {
+                continue;
+            };
+            match (session_present, entry.state) {
+                (true, InFlightState::AwaitingPubComp) => {
+                    self.send(now, &Packet::PubRel(Ack::new(id)));
+                }
+                (true, _) => {
+                    let mut publish = entry.publish;
+                    publish.dup = true;
+                    self.send_publish(now, &publish);
+                }
+                (false, InFlightState::AwaitingPubComp) => {
+                    // PUBREC came: the server had the message before its session ended.
+                    self.store.remove(id);
+                    self.events.push_back(Event::PublishComplete {
+                        handle: entry.handle,
+                        reason_code: ReasonCode::SUCCESS,
+                    });
+                }
+                (false, _) if self.options.resend_without_session => {
+                    self.send_publish(now, &entry.publish);
+                }
+                (false, _) => {
+                    self.store.remove(id);
+                    self.events.push_back(Event::PublishFailed {
+                        handle: entry.handle,
+                        error: PublishError::SessionLost,
+                    });
+                }
+            }
+        }
+        if !session_present && self.options.resubscribe {
+            let resubscribe = self.subscriptions.to_vec();
+            for (subscription, id) in resubscribe.into_iter().rev() {
+                let mut properties = Properties::new();
+                if let Some(id) = id {
+                    properties.push(Property::SubscriptionIdentifier(id));
+                }
+                let packet = Subscribe {
+                    packet_id: PacketId::MIN,
+                    properties,
+                    subscriptions: vec![subscription],
+                };
+                self.queue.push_front(Command::Subscribe {
+                    handle: None,
+                    packet,
+                });
+            }
+        }
+    }
+
+    fn on_publish(&mut self, now: u64, mut publish: Publish) {
+        if let Some(alias) = publish.properties.topic_alias() {
+            let max = self.options.topic_alias_maximum;
+            if alias.get() > max {
+                return self.violation(
+                    now,
+                    ProtocolViolation::TopicAliasOutOfRange {
+                        alias: alias.get(),
+                        max,
+                    },
+                );
+            }
+            if publish.topic.is_empty() {
+                match self.inbound_aliases.get(&alias.get()) {
+                    Some(topic) => publish.topic = topic.clone(),
+                    None => {
+                        return self
+                            .violation(now, ProtocolViolation::UnknownTopicAlias(alias.get()));
+                    }
+                }
+            } else {
+                self.inbound_aliases
+                    .insert(alias.get(), publish.topic.clone());
+            }
+        }
+        match (publish.qos, publish.packet_id) {
+            (QoS::AtLeastOnce, Some(id)) => {
+                self.events.push_back(Event::Message(publish));
+                self.send(now, &Packet::PubAck(Ack::new(id)));
+            }
+            (QoS::ExactlyOnce, Some(id)) => {
+                if !self.inbound_qos2.contains(&id) {
+                    if self.inbound_qos2.len() >= usize::from(self.options.receive_maximum) {
+                        return self.violation(
+                            now,
+                            ProtocolViolation::ReceiveMaximumExceeded(self.options.receive_maximum),
+                        );
+                    }
+                    self.inbound_qos2.insert(id);
+                    self.events.push_back(Event::Message(publish));
+                }
+                self.send(now, &Packet::PubRec(Ack::new(id)));
+            }
+            _ => self.events.push_back(Event::Message(publish)),
+        }
+    }
+
+    fn on_puback(&mut self, now: u64, ack: Ack) {
+        if self
+            .store
+            .get(ack.packet_id)
+            .is_some_and(|e| e.state == InFlightState::AwaitingPubAck)
+        {
+            if let Some(entry) = self.store.remove(ack.packet_id) {
+                self.complete(entry.handle, ack.reason_code);
+            }
+            self.flush_queue(now);
+        }
+    }
+
+    fn on_pubrec(&mut self, now: u64, ack: Ack) {
+        let id = ack.packet_id;
+        match self.store.get(id).map(|e| e.state) {
+            Some(InFlightState::AwaitingPubRec) if ack.reason_code.is_error() => {
+                if let Some(entry) = self.store.remove(id) {
+                    self.complete(entry.handle, ack.reason_code);
+                }
+                self.flush_queue(now);
+            }
+            Some(InFlightState::AwaitingPubRec | InFlightState::AwaitingPubComp) => {
+                self.store.set_state(id, InFlightState::AwaitingPubComp);
+                self.send(now, &Packet::PubRel(Ack::new(id)));
+            }
+            _ => {
+                let mut rel = Ack::new(id);
+                if self.options.version == ProtocolVersion::V5 {
+                    rel.reason_code = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
+                }
+                self.send(now, &Packet::PubRel(rel));
+            }
+        }
+    }
+
+    fn on_pubrel(&mut self, now: u64, ack: Ack) {
+        let mut comp = Ack::new(ack.packet_id);
+        if !self.inbound_qos2.remove(&ack.packet_id) && self.options.version == ProtocolVersion::V5
+        {
+            comp.reason_code = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
+        }
+        self.send(now, &Packet::PubComp(comp));
+    }
+
+    fn on_pubcomp(&mut self, now: u64, ack: Ack) {
+        if self
+            .store
+            .get(ack.packet_id)
+            .is_some_and(|e| e.state == InFlightState::AwaitingPubComp)
+        {
+            if let Some(entry) = self.store.remove(ack.packet_id) {
+                self.complete(entry.handle, ack.reason_code);
+            }
+            self.flush_queue(now);
+        }
+    }
+
+    fn complete(&mut self, handle: Handle, reason_code: ReasonCode) {
+        self.events.push_back(if reason_code.is_error() {
+            Event::PublishFailed {
+                handle,
+                error: PublishError::Refused(reason_code),
+            }
+        } else {
+            Event::PublishComplete {
+                handle,
+                reason_code,
+            }
+        });
+    }
+
+    fn on_suback(&mut self, now: u64, ack: SubAck) {
+        let Some(request) = self.requests.remove(&ack.packet_id) else {
+            return;
+        };
+        let Request::Subscribe { handle, packet } = request else {
+            return self.violation(now, ProtocolViolation::UnexpectedPacket(PacketType::SubAck));
+        };
+        if ack.reason_codes.len() != packet.subscriptions.len() {
+            return self.violation(
+                now,
+                ProtocolViolation::ReasonCodeCount {
+                    packet: PacketType::SubAck,
+                    expected: packet.subscriptions.len(),
+                    got: ack.reason_codes.len(),
+                },
+            );
+        }
+        let id = packet.properties.subscription_identifiers().next();
+        for (subscription, code) in packet.subscriptions.into_iter().zip(&ack.reason_codes) {
+            if code.is_error() {
+                continue;
+            }
+            match self
+                .subscriptions
+                .iter_mut()
+                .find(|(s, _)| s.filter == subscription.filter)
+            {
+                Some(existing) => *existing = (subscription, id),
+                None => self.subscriptions.push((subscription, id)),
+            }
+        }
+        self.events.push_back(Event::Subscribed {
+            handle,
+            reason_codes: ack.reason_codes,
+        });
+        self.flush_queue(now);
+    }
+
+    fn on_unsuback(&mut self, now: u64, ack: UnsubAck) {
+        let Some(request) = self.requests.remove(&ack.packet_id) else {
+            return;
+        };
+        let Request::Unsubscribe { handle, packet } = request else {
+            return self.violation(
+                now,
+                ProtocolViolation::UnexpectedPacket(PacketType::UnsubAck),
+            );
+        };
+        if self.options.version == ProtocolVersion::V5
+            && ack.reason_codes.len() != packet.filters.len()
+        {
+            return self.violation(
+                now,
+                ProtocolViolation::ReasonCodeCount {
+                    packet: PacketType::UnsubAck,
+                    expected: packet.filters.len(),
+                    got: ack.reason_codes.len(),
+                },
+            );
+        }
+        self.subscriptions
+            .retain(|(s, _)| !packet.filters.contains(&s.filter));
+        self.events.push_back(Event::Unsubscribed {
+            handle,
+            reason_codes: ack.reason_codes,
+        });
+        self.flush_queue(now);
+    }
+
+    /// The server broke the protocol: tell it why (5.0), close, and reconnect.
+    fn violation(&mut self, now: u64, violation: ProtocolViolation) {
+        let reason_code = violation.reason_code();
+        self.events.push_back(Event::ProtocolError {
+            reason_code,
+            violation,
+        });
+        self.connection_ended(
+            now,
+            DisconnectedBy::Transport,
+            reason_code,
+            Properties::new(),
+        );
+        if self.options.version == ProtocolVersion::V5 {
+            // Written after connection_ended cleared the buffer, so it is the last packet.
+            let disconnect = Disconnect::new(reason_code);
+            let _ = Packet::Disconnect(disconnect).encode(ProtocolVersion::V5, &mut self.out);
+        }
+        self.actions.push_back(Action::Close);
+    }
+
+    /// The connection is gone: report it, keep what must be sent again, and schedule the
+    /// next attempt.
+    fn connection_ended(
+        &mut self,
+        now: u64,
+        by: DisconnectedBy,
+        reason_code: ReasonCode,
+        properties: Properties,
+    ) {
+        self.events.push_back(Event::Disconnected {
+            by,
+            reason_code,
+            properties,
+        });
+        self.reset_connection();
+        self.schedule_reconnect(now);
+    }
+
+    /// Forgets everything that lives only as long as one connection.
+    fn reset_connection(&mut self) {
+        self.out.clear();
+        self.timers.stop_all();
+        self.inbound_aliases.clear();
+        self.outbound_aliases.clear();
+        self.keep_alive_ms = 0;
+        // Requests not acknowledged go first in the queue, in the order they were made.
+        let mut pending: Vec<_> = self.requests.drain().map(|(_, r)| r).collect();
+        pending.sort_by_key(|r| match r {
+            Request::Subscribe { handle, .. } => handle.map_or(0, |h| h.0),
+            Request::Unsubscribe { handle, .. } => handle.0,
+        });
+        for request in pending.into_iter().rev() {
+            self.queue.push_front(match request {
+                Request::Subscribe { handle, packet } => Command::Subscribe { handle, packet },
+                Request::Unsubscribe { handle, packet } => Command::Unsubscribe { handle, packet },
+            });
+        }
+        self.state = State::Idle;
+    }
+
+    fn schedule_reconnect(&mut self, now: u64) {
+        let Some(backoff) = &mut self.backoff else {
+            return self.stop();
+        };
+        match backoff.next_delay() {
+            Some(delay) => {
+                self.state = State::WaitingReconnect;
+                let at = now + delay;
+                if !self.network_paused {
+                    self.timers.set(Timer::Reconnect, at);
+                }
+                self.events.push_back(Event::Reconnecting {
+                    at,
+                    attempt: backoff.attempt(),
+                });
+            }
+            None => {
+                self.events.push_back(Event::ReconnectGaveUp);
+                self.stop();
+            }
+        }
+    }
+
+    /// Stops for good: queued commands fail; the store is kept.
+    fn stop(&mut self) {
+        self.state = State::Idle;
+        self.timers.stop_all();
+        if let Some(backoff) = &mut self.backoff {
+            backoff.reset();
+        }
+        for command in self.queue.drain(..) {
+            self.events.push_back(match command {
+                Command::Publish { handle, .. } => Event::PublishFailed {
+                    handle,
+                    error: PublishError::Stopped,
+                },
+                Command::Subscribe {
+                    handle: Some(handle),
+                    ..
+                }
+                | Command::Unsubscribe { handle, .. } => Event::RequestFailed { handle },
+                Command::Subscribe { handle: None, .. } => continue,
+            });
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! How a client connects and behaves: identity, session, keep alive, reconnect, offline
+//! queue and MQTT 5.0 limits.
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use super::backoff::ReconnectOptions;
+use crate::packet::Will;
+use crate::property::Properties;
+use crate::types::ProtocolVersion;
+
+/// What happens to a QoS 0 publish given while the client is not connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OfflineQos0 {
+    /// Queue it with the rest and send it after reconnecting.
+    #[default]
+    Queue,
+    /// Drop it at once; the publish fails with [`super::PublishError::DroppedOffline`].
+    Drop,
+}
+
+/// Everything the engine needs to know to connect. Build with [`ClientOptions::new`] and
+/// change the public fields.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// MQTT 3.1.1 or 5.0.
+    pub version: ProtocolVersion,
+    /// The client identifier; empty asks the server to assign one (5.0) or is allowed with
+    /// a clean session (3.1.1).
+    pub client_id: ByteString,
+    /// Clean start (5.0) / clean session (3.1.1) on the first connection. Reconnects always
+    /// ask to resume the session when `session_expiry` (5.0) or `!clean_start` (3.1.1) keeps one.
+    pub clean_start: bool,
+    /// Session expiry interval in seconds (5.0): 0 ends the session with the connection.
+    pub session_expiry: u32,
+    /// Keep alive in seconds; 0 turns keep alive off.
+    pub keep_alive: u16,
+    /// User name.
+    pub username: Option<ByteString>,
+    /// Password; see [`super::Client::set_credentials`] to change it before a reconnect.
+    pub password: Option<Bytes>,
+    /// The will message.
+    pub will: Option<Will>,
+    /// Further CONNECT properties (5.0), such as user properties or an authentication
+    /// method. Session expiry, receive maximum, maximum packet size and topic alias maximum
+    /// are set from the fields of this struct.
+    pub properties: Properties,
+    /// How long to wait for CONNACK after the connection opened, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// How long to wait for PINGRESP, in milliseconds; by default half the keep alive,
+    /// at least 1 s.
+    pub ping_timeout_ms: Option<u64>,
+    /// Reconnect automatically; `None` stays disconnected after a loss.
+    pub reconnect: Option<ReconnectOptions>,
+    /// Subscribe again to everything after reconnecting without a session.
+    pub resubscribe: bool,
+    /// After reconnecting without a session, send unacknowledged QoS 1/2 messages again as
+    /// new publishes (otherwise they fail with [`super::PublishError::SessionLost`]).
+    pub resend_without_session: bool,
+    /// The most commands waiting to be sent (offline, or held by the server's receive
+    /// maximum); more fail with [`super::ClientError::QueueFull`].
+    pub max_queued: usize,
+    /// What to do with QoS 0 publishes while offline.
+    pub offline_qos0: OfflineQos0,
+    /// Receive Maximum announced to the server (5.0): QoS 2 messages it may have unreleased.
+    pub receive_maximum: u16,
+    /// The largest packet accepted from the server; announced on 5.0.
+    pub max_packet_size: u32,
+    /// Topic aliases the server may use toward this client (5.0); 0 for none.
+    pub topic_alias_maximum: u16,
+    /// Replace repeated topics of outgoing publishes by topic aliases when the server
+    /// allows them (5.0).
+    pub outbound_topic_aliases: bool,
+}
+
+impl ClientOptions {
+    /// Options with safe defaults: clean start, keep alive 60 s, CONNACK timeout 30 s,
+    /// reconnect between 1 s and 30 s, resubscribe and resend on, 1,000 queued commands,
+    /// 1 MiB packets, 64 inbound topic aliases.
+    pub fn new(version: ProtocolVersion, client_id: impl Into<ByteString>) -> ClientOptions {
+        ClientOptions {
+            version,
+            client_id: client_id.into(),
+            clean_start: true,
+            session_expiry: 0,
+            keep_alive: 60,
+            username: None,
+            password: None,
+            will: None,
+            properties: Properties::new(),
+            connect_timeout_ms: 30_000,
+            ping_timeout_ms: None,
+            reconnect: Some(ReconnectOptions::default()),
+            resubscribe: true,
+            resend_without_session: true,
+            max_queued: 1_000,
+            offline_qos0: OfflineQos0::Queue,
+            receive_maximum: 65_535,
+            max_packet_size: 1 << 20,
+            topic_alias_maximum: 64,
+            outbound_topic_aliases: false,
+        }
+    }
+}
