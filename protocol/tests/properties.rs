@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))]
 //! Property tests: arbitrary valid packets of both versions round-trip; any chunking of a
 //! stream yields the same packets [MQTT-6.0.0-2]; arbitrary bytes never panic.
 

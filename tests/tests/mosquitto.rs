@@ -1,0 +1,357 @@
+//! The client engine, driven on tokio, against a real mosquitto 2.0 (one broker per test):
+//! publish and receive at every QoS, retained messages, wills, persistent sessions, and
+//! the WebSocket transport, each in MQTT 3.1.1 and 5.0. Every wait is bounded.
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mqttwire::client::{ClientOptions, DisconnectedBy, Event, ReconnectOptions};
+use mqttwire::{Properties, ProtocolVersion, QoS, ReasonCode, Will};
+use mqttwire_tests::{ClientHandle, Events, Mosquitto, message, spawn, subscription};
+
+use ProtocolVersion::{V5, V311};
+
+/// The longest any single event may take to arrive.
+const WAIT: Duration = Duration::from_secs(5);
+/// The longest a whole test may take.
+const TEST: Duration = Duration::from_secs(30);
+
+fn broker() -> Mosquitto {
+    Mosquitto::start().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Options for a test client: reconnects quickly, with its own jitter seed.
+fn options(version: ProtocolVersion, client_id: &str) -> ClientOptions {
+    let mut o = ClientOptions::new(version, client_id);
+    o.reconnect = Some(ReconnectOptions {
+        min_delay_ms: 10,
+        max_delay_ms: 200,
+        max_attempts: Some(50),
+        seed: client_id.bytes().map(u64::from).sum(),
+    });
+    o
+}
+
+/// Spawns a client on `url` and waits for its first CONNACK.
+async fn connect(url: &str, options: ClientOptions) -> (ClientHandle, Events, bool) {
+    let (client, mut events) = spawn(url, options).expect("a valid URL");
+    let session_present = events.connected(WAIT).await.expect("CONNACK");
+    (client, events, session_present)
+}
+
+/// Subscribes and waits for the SUBACK; returns its reason codes.
+async fn subscribe(
+    client: &ClientHandle,
+    events: &mut Events,
+    filter: &str,
+    qos: QoS,
+) -> Vec<ReasonCode> {
+    let handle = client
+        .subscribe(vec![subscription(filter, qos)], Properties::new())
+        .await
+        .expect("subscribe accepted");
+    events
+        .wait_map(WAIT, |e| match e {
+            Event::Subscribed {
+                handle: Some(h),
+                reason_codes,
+            } if h == handle => Some(reason_codes),
+            _ => None,
+        })
+        .await
+        .expect("SUBACK")
+}
+
+/// Publishes and waits for its completion (written, PUBACK or PUBCOMP).
+async fn publish(client: &ClientHandle, events: &mut Events, publish: mqttwire::Publish) {
+    let handle = client.publish(publish).await.expect("publish accepted");
+    let outcome = events
+        .wait_for(WAIT, |e| match e {
+            Event::PublishComplete { handle: h, .. } | Event::PublishFailed { handle: h, .. } => {
+                *h == handle
+            }
+            _ => false,
+        })
+        .await
+        .expect("publish outcome");
+    assert!(
+        matches!(outcome, Event::PublishComplete { reason_code, .. } if !reason_code.is_error()),
+        "{outcome:?}"
+    );
+}
+
+async fn bounded(test: impl Future<Output = ()>) {
+    tokio::time::timeout(TEST, test)
+        .await
+        .expect("the test took too long");
+}
+
+// ---- QoS 0, 1 and 2 ----
+
+async fn delivers_messages_at_each_qos(version: ProtocolVersion) {
+    let broker = broker();
+    let url = broker.tcp_url();
+    let (sub, mut sub_events, _) = connect(&url, options(version, "qos-sub")).await;
+    assert_eq!(
+        subscribe(&sub, &mut sub_events, "qos/#", QoS::ExactlyOnce).await,
+        [ReasonCode::GRANTED_QOS_2]
+    );
+    let (publisher, mut pub_events, _) = connect(&url, options(version, "qos-pub")).await;
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        let topic = format!("qos/{}", qos as u8);
+        let payload = format!("a message at QoS {}", qos as u8);
+        publish(
+            &publisher,
+            &mut pub_events,
+            message(&topic, payload.clone(), qos),
+        )
+        .await;
+        let got = sub_events
+            .message_on(WAIT, &topic)
+            .await
+            .expect("the message");
+        assert_eq!(got.payload, Bytes::from(payload));
+        assert_eq!(got.qos, qos);
+        assert!(!got.retain);
+    }
+}
+
+#[tokio::test]
+async fn delivers_messages_at_each_qos_v311() {
+    bounded(delivers_messages_at_each_qos(V311)).await;
+}
+
+#[tokio::test]
+async fn delivers_messages_at_each_qos_v5() {
+    bounded(delivers_messages_at_each_qos(V5)).await;
+}
+
+// ---- retained messages ----
+
+async fn delivers_retained_message_to_later_subscriber(version: ProtocolVersion) {
+    let broker = broker();
+    let url = broker.tcp_url();
+    let (publisher, mut pub_events, _) = connect(&url, options(version, "retain-pub")).await;
+    let mut retained = message("retained/state", "on", QoS::AtLeastOnce);
+    retained.retain = true;
+    publish(&publisher, &mut pub_events, retained).await;
+    publisher
+        .disconnect(ReasonCode::SUCCESS)
+        .await
+        .expect("disconnected");
+
+    let (sub, mut sub_events, _) = connect(&url, options(version, "retain-sub")).await;
+    subscribe(&sub, &mut sub_events, "retained/#", QoS::AtLeastOnce).await;
+    let got = sub_events
+        .message_on(WAIT, "retained/state")
+        .await
+        .expect("the retained message");
+    assert!(got.retain, "delivered as retained");
+    assert_eq!(got.payload, Bytes::from_static(b"on"));
+    assert_eq!(got.qos, QoS::AtLeastOnce);
+}
+
+#[tokio::test]
+async fn delivers_retained_message_to_later_subscriber_v311() {
+    bounded(delivers_retained_message_to_later_subscriber(V311)).await;
+}
+
+#[tokio::test]
+async fn delivers_retained_message_to_later_subscriber_v5() {
+    bounded(delivers_retained_message_to_later_subscriber(V5)).await;
+}
+
+// ---- wills ----
+
+/// A client holding a will that does not reconnect, so its will is published once.
+fn will_holder(version: ProtocolVersion, client_id: &str, topic: &str) -> ClientOptions {
+    let mut o = options(version, client_id);
+    o.reconnect = None;
+    o.will = Some(Will {
+        topic: mqttwire::TopicName::new(topic).expect("valid"),
+        payload: Bytes::from(format!("{client_id} is gone")),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Properties::new(),
+    });
+    o
+}
+
+async fn publishes_will_on_abrupt_close_only(version: ProtocolVersion) {
+    let broker = broker();
+    let url = broker.tcp_url();
+    let (watcher, mut watcher_events, _) = connect(&url, options(version, "watcher")).await;
+    subscribe(&watcher, &mut watcher_events, "will/#", QoS::AtLeastOnce).await;
+
+    // A clean DISCONNECT discards the will [MQTT-3.1.2-10] ...
+    let (polite, _polite_events, _) =
+        connect(&url, will_holder(version, "polite", "will/polite")).await;
+    polite
+        .disconnect(ReasonCode::SUCCESS)
+        .await
+        .expect("disconnected");
+
+    // ... a lost connection publishes it [MQTT-3.1.2-8].
+    let (holder, mut holder_events, _) =
+        connect(&url, will_holder(version, "holder", "will/holder")).await;
+    assert!(
+        holder.cut().await.expect("driver alive"),
+        "there was a socket to cut"
+    );
+    let by = holder_events
+        .wait_map(WAIT, |e| match e {
+            Event::Disconnected { by, .. } => Some(by),
+            _ => None,
+        })
+        .await
+        .expect("the engine saw the loss");
+    assert_eq!(by, DisconnectedBy::Transport);
+
+    let will = watcher_events
+        .wait_map(WAIT, |e| match e {
+            Event::Message(will) => Some(will),
+            _ => None,
+        })
+        .await
+        .expect("a will message");
+    assert_eq!(
+        will.topic.as_str(),
+        "will/holder",
+        "only the cut client's will"
+    );
+    assert_eq!(will.payload, Bytes::from_static(b"holder is gone"));
+    assert_eq!(will.qos, QoS::AtLeastOnce);
+}
+
+#[tokio::test]
+async fn publishes_will_on_abrupt_close_only_v311() {
+    bounded(publishes_will_on_abrupt_close_only(V311)).await;
+}
+
+#[tokio::test]
+async fn publishes_will_on_abrupt_close_only_v5() {
+    bounded(publishes_will_on_abrupt_close_only(V5)).await;
+}
+
+// ---- persistent sessions ----
+
+/// Options that keep the session after the connection: clean session off on 3.1.1, a
+/// session expiry on 5.0.
+fn persistent(version: ProtocolVersion, client_id: &str, first: bool) -> ClientOptions {
+    let mut o = options(version, client_id);
+    match version {
+        V311 => o.clean_start = false,
+        V5 => {
+            o.clean_start = first;
+            o.session_expiry = 300;
+        }
+    }
+    o
+}
+
+async fn persistent_session_receives_messages_sent_while_offline(version: ProtocolVersion) {
+    const COUNT: usize = 20;
+    let broker = broker();
+    let url = broker.tcp_url();
+    let (sub, mut sub_events, present) =
+        connect(&url, persistent(version, "persistent", true)).await;
+    assert!(!present, "a new session");
+    subscribe(&sub, &mut sub_events, "offline/#", QoS::AtLeastOnce).await;
+    sub.disconnect(ReasonCode::SUCCESS)
+        .await
+        .expect("disconnected");
+    drop((sub, sub_events));
+
+    let (publisher, mut pub_events, _) = connect(&url, options(version, "offline-pub")).await;
+    for i in 0..COUNT {
+        let m = message(&format!("offline/{i}"), format!("{i}"), QoS::AtLeastOnce);
+        publish(&publisher, &mut pub_events, m).await;
+    }
+
+    // The same client id comes back without a clean start: the session and the messages
+    // queued in it are there.
+    let (_sub, mut sub_events, present) =
+        connect(&url, persistent(version, "persistent", false)).await;
+    assert!(present, "the session was kept");
+    for i in 0..COUNT {
+        let got = sub_events
+            .message_on(WAIT, &format!("offline/{i}"))
+            .await
+            .unwrap_or_else(|e| panic!("message {i}: {e}"));
+        assert_eq!(got.payload, Bytes::from(format!("{i}")));
+        assert_eq!(got.qos, QoS::AtLeastOnce);
+    }
+}
+
+#[tokio::test]
+async fn persistent_session_receives_messages_sent_while_offline_v311() {
+    bounded(persistent_session_receives_messages_sent_while_offline(
+        V311,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn persistent_session_receives_messages_sent_while_offline_v5() {
+    bounded(persistent_session_receives_messages_sent_while_offline(V5)).await;
+}
+
+// ---- WebSocket ----
+
+async fn works_over_websocket(version: ProtocolVersion) {
+    let broker = broker();
+    let ws = broker.ws_url();
+    let (sub, mut sub_events, _) = connect(&ws, options(version, "ws-sub")).await;
+    subscribe(&sub, &mut sub_events, "ws/#", QoS::ExactlyOnce).await;
+
+    // From a WebSocket publisher and from a TCP one, at QoS 1 and 2.
+    let (ws_pub, mut ws_pub_events, _) = connect(&ws, options(version, "ws-pub")).await;
+    let (tcp_pub, mut tcp_pub_events, _) =
+        connect(&broker.tcp_url(), options(version, "tcp-pub")).await;
+    for (qos, topic) in [(QoS::AtLeastOnce, "ws/1"), (QoS::ExactlyOnce, "ws/2")] {
+        publish(&ws_pub, &mut ws_pub_events, message(topic, "over ws", qos)).await;
+        let got = sub_events.message_on(WAIT, topic).await.expect("from ws");
+        assert_eq!((got.qos, &got.payload[..]), (qos, &b"over ws"[..]));
+        publish(
+            &tcp_pub,
+            &mut tcp_pub_events,
+            message(topic, "over tcp", qos),
+        )
+        .await;
+        let got = sub_events.message_on(WAIT, topic).await.expect("from tcp");
+        assert_eq!((got.qos, &got.payload[..]), (qos, &b"over tcp"[..]));
+    }
+
+    // A cut WebSocket comes back by itself; without a session it subscribes again.
+    assert!(sub.cut().await.expect("driver alive"));
+    let present = sub_events.connected(WAIT).await.expect("reconnected");
+    assert!(!present);
+    sub_events
+        .wait_for(WAIT, |e| {
+            matches!(e, Event::Subscribed { handle: None, .. })
+        })
+        .await
+        .expect("resubscribed");
+    publish(
+        &ws_pub,
+        &mut ws_pub_events,
+        message("ws/again", "back", QoS::AtLeastOnce),
+    )
+    .await;
+    let got = sub_events
+        .message_on(WAIT, "ws/again")
+        .await
+        .expect("after the cut");
+    assert_eq!(&got.payload[..], b"back");
+}
+
+#[tokio::test]
+async fn works_over_websocket_v311() {
+    bounded(works_over_websocket(V311)).await;
+}
+
+#[tokio::test]
+async fn works_over_websocket_v5() {
+    bounded(works_over_websocket(V5)).await;
+}
