@@ -2,7 +2,8 @@
 //! (`bench/codec/run.mjs` runs both). It follows `bench/codec/WORKLOAD.md` exactly and
 //! prints one JSON document in the same schema as `bench/codec/mqtt-packet.mjs`.
 //!
-//! `cargo run --release -p mqttwire --example codec_bench -- [--runs K] [--quick]`
+//! `cargo run --release -p mqttwire --example codec_bench -- [--runs K] [--quick] [--payload N]`
+//! (`--payload` measures one payload size only, for profiling).
 
 use std::time::Instant;
 
@@ -20,6 +21,15 @@ fn main() {
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(10)
         .max(5);
+    let only: Option<usize> = args
+        .iter()
+        .position(|a| a == "--payload")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok());
+    let payloads: Vec<usize> = PAYLOADS
+        .into_iter()
+        .filter(|p| only.is_none_or(|o| o == *p))
+        .collect();
     let (target, min_packets) = if quick {
         (256 << 10, 100)
     } else {
@@ -27,7 +37,7 @@ fn main() {
     };
     let mut results = Vec::new();
     for qos in [0u8, 1] {
-        for payload in PAYLOADS {
+        for &payload in &payloads {
             let case = Case::new(qos, payload, target, min_packets);
             let expect = (case.packets, case.packets * payload);
             assert_eq!(case.decode_whole(), expect, "whole-buffer decode check");
@@ -81,10 +91,55 @@ fn main() {
             }
         }
     }
+    // The floor under any decoder that hands out contiguous payloads from chunked input:
+    // copying every chunk once into per-packet buffers, and nothing else.
+    let mut floors = Vec::new();
+    for &payload in &payloads {
+        let case = Case::new(1, payload, target, min_packets);
+        let mut rates = Vec::new();
+        for i in 0..=runs {
+            let start = Instant::now();
+            let copied = copy_chunks(&case);
+            let secs = start.elapsed().as_secs_f64();
+            assert_eq!(copied, case.stream.len());
+            if i > 0 {
+                rates.push(case.packets as f64 / secs);
+            }
+        }
+        rates.sort_by(f64::total_cmp);
+        floors.push(format!(
+            "{{\"op\":\"copy-chunks\",\"qos\":1,\"payload\":{},\"packets_per_sec\":{:.0},\"gb_per_sec\":{:.2}}}",
+            payload,
+            rates[rates.len() / 2],
+            rates[rates.len() / 2] * case.wire_size as f64 / 1e9
+        ));
+    }
     println!(
-        "{{\"tool\":\"mqttwire\",\"version\":\"{}\",\"quick\":{},\"results\":[{}]}}",
+        "{{\"tool\":\"mqttwire\",\"version\":\"{}\",\"quick\":{},\"results\":[{}],\"floors\":[{}]}}",
         env!("CARGO_PKG_VERSION"),
         quick,
-        results.join(",")
+        results.join(","),
+        floors.join(",")
     );
+}
+
+/// Copies the chunks into one exactly sized buffer per packet, as any decoder returning
+/// contiguous payloads must; returns the bytes copied.
+fn copy_chunks(case: &Case) -> usize {
+    let mut total = 0;
+    let mut current: Vec<u8> = Vec::with_capacity(case.wire_size);
+    for chunk in &case.chunks {
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            let n = rest.len().min(case.wire_size - current.len());
+            current.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            if current.len() == case.wire_size {
+                total += current.len();
+                std::hint::black_box(&current);
+                current = Vec::with_capacity(case.wire_size);
+            }
+        }
+    }
+    total
 }

@@ -25,8 +25,15 @@ pub fn decode(
     };
     let len = header.packet_len();
     if buf.len() < len {
-        // The size was checked: reserving the rest now saves reallocations later.
-        buf.reserve(len - buf.len());
+        // `buf` holds the start of this one packet, whose size was checked. Reuse the
+        // allocation of packets already decoded and dropped if it is large enough; else
+        // allocate exactly the packet's size (growing by doubling would copy it again and,
+        // for large packets, take fresh pages from the allocator).
+        if buf.capacity() < len && !buf.try_reclaim(len - buf.len()) {
+            let mut exact = BytesMut::with_capacity(len);
+            exact.extend_from_slice(buf);
+            *buf = exact;
+        }
         return Ok(None);
     }
     let mut packet = buf.split_to(len).freeze();
