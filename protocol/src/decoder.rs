@@ -20,7 +20,39 @@ pub fn decode(
     version: ProtocolVersion,
     max_packet_size: u32,
 ) -> Result<Option<Packet>, DecodeError> {
-    let Some(header) = FixedHeader::peek(buf, max_packet_size)? else {
+    Ok(match split_frame(buf, max_packet_size)? {
+        Some((header, bytes)) => Some(decode_frame(header, &bytes, version)?),
+        None => None,
+    })
+}
+
+/// Decodes the packet at the front of `buf` without copying: the packet's fields are
+/// slices of `buf`, which is advanced past it. `Ok(None)` means the packet is not complete
+/// yet; nothing is consumed then.
+pub fn decode_bytes(
+    buf: &mut Bytes,
+    version: ProtocolVersion,
+    max_packet_size: u32,
+) -> Result<Option<Packet>, DecodeError> {
+    Ok(match split_frame_bytes(buf, max_packet_size)? {
+        Some((header, bytes)) => Some(decode_frame(header, &bytes, version)?),
+        None => None,
+    })
+}
+
+/// A decoded packet together with the exact bytes it was decoded from, for relays that
+/// check what they forward but forward it unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The packet.
+    pub packet: Packet,
+    /// Its bytes on the wire, fixed header included.
+    pub bytes: Bytes,
+}
+
+/// Takes one whole packet's bytes off the front of `buf`, or `None` if it is incomplete.
+fn split_frame(buf: &mut BytesMut, max: u32) -> Result<Option<(FixedHeader, Bytes)>, DecodeError> {
+    let Some(header) = FixedHeader::peek(buf, max)? else {
         return Ok(None);
     };
     let len = header.packet_len();
@@ -36,28 +68,29 @@ pub fn decode(
         }
         return Ok(None);
     }
-    let mut packet = buf.split_to(len).freeze();
-    let body = packet.split_off(header.header_len);
-    Packet::decode(header, body, version).map(Some)
+    Ok(Some((header, buf.split_to(len).freeze())))
 }
 
-/// Decodes the packet at the front of `buf` without copying: the packet's fields are
-/// slices of `buf`, which is advanced past it. `Ok(None)` means the packet is not complete
-/// yet; nothing is consumed then.
-pub fn decode_bytes(
+/// [`split_frame`] for a `Bytes`, without copying.
+fn split_frame_bytes(
     buf: &mut Bytes,
-    version: ProtocolVersion,
-    max_packet_size: u32,
-) -> Result<Option<Packet>, DecodeError> {
-    let Some(header) = FixedHeader::peek(buf, max_packet_size)? else {
+    max: u32,
+) -> Result<Option<(FixedHeader, Bytes)>, DecodeError> {
+    let Some(header) = FixedHeader::peek(buf, max)? else {
         return Ok(None);
     };
     if buf.len() < header.packet_len() {
         return Ok(None);
     }
-    let mut packet = buf.split_to(header.packet_len());
-    let body = packet.split_off(header.header_len);
-    Packet::decode(header, body, version).map(Some)
+    Ok(Some((header, buf.split_to(header.packet_len()))))
+}
+
+fn decode_frame(
+    header: FixedHeader,
+    bytes: &Bytes,
+    version: ProtocolVersion,
+) -> Result<Packet, DecodeError> {
+    Packet::decode(header, bytes.slice(header.header_len..), version)
 }
 
 /// A buffer and the settings to decode one connection's byte stream.
@@ -151,20 +184,29 @@ impl Decoder {
 
     /// The next whole packet, `Ok(None)` if more bytes are needed.
     pub fn decode(&mut self) -> Result<Option<Packet>, DecodeError> {
-        let packet = if self.input.is_empty() {
-            decode(&mut self.buf, self.version, self.max_packet_size)?
+        Ok(self.decode_frame()?.map(|frame| frame.packet))
+    }
+
+    /// The next whole packet with the bytes it came in, `Ok(None)` if more bytes are needed.
+    pub fn decode_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
+        let split = if self.input.is_empty() {
+            split_frame(&mut self.buf, self.max_packet_size)?
         } else {
-            let packet = decode_bytes(&mut self.input, self.version, self.max_packet_size)?;
-            if packet.is_none() {
+            let split = split_frame_bytes(&mut self.input, self.max_packet_size)?;
+            if split.is_none() {
                 // A packet cut at the end of the input: keep its start until the rest comes.
                 self.spill_input();
             }
-            packet
+            split
         };
-        if let Some(Packet::Connect(connect)) = &packet {
+        let Some((header, bytes)) = split else {
+            return Ok(None);
+        };
+        let packet = decode_frame(header, &bytes, self.version)?;
+        if let Packet::Connect(connect) = &packet {
             self.version = connect.protocol;
         }
-        Ok(packet)
+        Ok(Some(Frame { packet, bytes }))
     }
 
     /// Moves undecoded `input` into `buf`, keeping the order of bytes.
@@ -215,6 +257,19 @@ mod tests {
         };
         assert_eq!(&second.payload[..], b"ho");
         assert_eq!(decoder.buffered(), 0);
+    }
+
+    #[test]
+    fn frames_carry_the_exact_bytes_of_each_packet() {
+        let mut decoder = Decoder::new(ProtocolVersion::V311);
+        decoder.extend(&TWO_PUBLISHES[..5]);
+        assert_eq!(decoder.decode_frame(), Ok(None));
+        decoder.extend_bytes(Bytes::from_static(&TWO_PUBLISHES[5..]));
+        let first = decoder.decode_frame().expect("valid").expect("complete");
+        assert_eq!(&first.bytes[..], &TWO_PUBLISHES[..9]);
+        let second = decoder.decode_frame().expect("valid").expect("complete");
+        assert_eq!(&second.bytes[..], &TWO_PUBLISHES[9..]);
+        assert!(matches!(second.packet, Packet::Publish(_)));
     }
 
     #[test]

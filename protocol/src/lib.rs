@@ -42,7 +42,7 @@ pub mod topic;
 mod types;
 
 pub use codec::MAX_VAR_INT;
-pub use decoder::{Decoder, MAX_PACKET_SIZE, decode, decode_bytes};
+pub use decoder::{Decoder, Frame, MAX_PACKET_SIZE, decode, decode_bytes};
 pub use error::{DecodeError, EncodeError};
 pub use packet::{
     Ack, Auth, ConnAck, Connect, Disconnect, FixedHeader, Packet, Publish, RetainHandling, SubAck,
