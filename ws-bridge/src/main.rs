@@ -1,0 +1,114 @@
+//! `mqttwire-bridge`: parses the configuration and runs the bridge until SIGTERM or SIGINT.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use mqttwire_bridge::{Cli, Config, LogFormat};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let config = match Config::from_cli(Cli::parse()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("mqttwire-bridge: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("mqttwire-bridge: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "mqttwire-bridge stopped");
+            eprintln!("mqttwire-bridge: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    if config.brokers.is_empty() {
+        config.brokers.push(embedded_broker().await?);
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let brokers: Vec<String> = config.brokers.iter().map(ToString::to_string).collect();
+    tracing::info!(brokers = %brokers.join(", "), path = %config.path, "mqttwire-bridge listening on {scheme}://{addr}/");
+    if config.serve.is_some() {
+        println!("{scheme}://{addr}/");
+    }
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signals(shutdown.clone()));
+    mqttwire_bridge::run(listener, config, shutdown).await?;
+    Ok(())
+}
+
+#[cfg(feature = "embedded-broker")]
+async fn embedded_broker() -> Result<mqttwire_bridge::BrokerUrl, Box<dyn std::error::Error>> {
+    let url = mqttwire_bridge::embedded::start().await?;
+    tracing::warn!(
+        broker = %url,
+        "no --broker given: started the embedded DEVELOPMENT broker (rmqtt, in memory, anonymous). \
+         Use --broker mqtt://host:port in production"
+    );
+    Ok(url)
+}
+
+#[cfg(not(feature = "embedded-broker"))]
+async fn embedded_broker() -> Result<mqttwire_bridge::BrokerUrl, Box<dyn std::error::Error>> {
+    Err("no --broker given, and this build has no embedded broker (feature embedded-broker)".into())
+}
+
+/// Cancels `shutdown` on SIGTERM or SIGINT.
+async fn signals(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot watch SIGTERM");
+                    let _ = ctrl_c.await;
+                    shutdown.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("signal received: draining");
+    shutdown.cancel();
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,488 @@
+//! Relaying one WebSocket to one broker connection, both ways, with backpressure.
+//!
+//! MQTT-aware by default: the first packet must be a CONNECT within the connect timeout;
+//! every packet is decoded with the protocol crate in both directions (size checked before
+//! it is buffered) and forwarded as the exact bytes it came in; toward the browser whole
+//! packets only, several per WebSocket message up to the coalescing limit. Malformed input
+//! closes this one connection, with DISCONNECT and the 5.0 reason code where the version
+//! allows, and a close code and reason that name the broken rule.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use mqttwire::{
+    ConnAck, DecodeError, Decoder, Disconnect, Frame, Packet, PacketType, ProtocolVersion,
+    ReasonCode,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::metrics::{Direction, Metrics, Refusal};
+use crate::upstream::Upstreams;
+
+/// Everything a connection needs from the bridge.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) metrics: Metrics,
+    pub(crate) upstreams: Upstreams,
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// How a relayed connection ended.
+#[derive(Debug)]
+enum End {
+    /// The browser closed the WebSocket (or it broke).
+    ClientClosed,
+    /// The broker closed its connection.
+    BrokerClosed,
+    /// The browser broke MQTT; the version is known once CONNECT was read.
+    ClientViolation(DecodeError, Option<ProtocolVersion>),
+    /// The first packet was not CONNECT, or a second CONNECT came.
+    NotConnect(PacketType),
+    /// No CONNECT within the connect timeout.
+    ConnectTimeout,
+    /// The broker broke MQTT.
+    BrokerViolation(DecodeError),
+    /// A text message.
+    Text,
+    /// A WebSocket protocol error, e.g. a message over the size limit.
+    WebSocket(tokio_tungstenite::tungstenite::Error),
+    /// The broker connection failed.
+    BrokerError(std::io::Error),
+    /// Nothing crossed the connection for the idle timeout.
+    Idle,
+    /// The bridge is shutting down and the drain time is over.
+    Shutdown,
+}
+
+type WsSink<S> = SplitSink<WebSocketStream<S>, Message>;
+type WsStream<S> = SplitStream<WebSocketStream<S>>;
+
+/// Relays one upgraded WebSocket until either side ends it.
+pub(crate) async fn relay<S>(ws: WebSocketStream<S>, shared: Arc<Shared>, client: String)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let _open = shared.metrics.connection();
+    let (mut tx, mut rx) = ws.split();
+    let config = &shared.config;
+    let activity = Activity::new();
+
+    // Until CONNECT: nothing goes upstream, and garbage costs no broker connection.
+    let mut up_decoder =
+        Decoder::new(ProtocolVersion::V5).with_max_packet_size(config.max_packet_size);
+    let first = if config.transparent {
+        match tokio::time::timeout(config.connect_timeout, next_binary(&mut rx)).await {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(end)) => Err(end),
+            Err(_) => Err(End::ConnectTimeout),
+        }
+    } else {
+        match tokio::time::timeout(
+            config.connect_timeout,
+            first_connect(&mut rx, &mut up_decoder),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(End::ConnectTimeout),
+        }
+    };
+    let first = match first {
+        Ok(first) => first,
+        Err(end) => return finish(&shared, &mut tx, end, &client).await,
+    };
+    let version = up_decoder.version();
+
+    let (upstream, broker) = match shared.upstreams.connect(&shared.metrics).await {
+        Ok(pair) => pair,
+        Err(error) => {
+            shared.metrics.refused(Refusal::Upstream);
+            tracing::warn!(%client, %error, "closing: no broker available");
+            if !config.transparent {
+                // A clean refusal the client understands: CONNACK "server unavailable".
+                let ack = ConnAck {
+                    reason_code: ReasonCode::SERVER_UNAVAILABLE,
+                    ..ConnAck::default()
+                };
+                let mut out = BytesMut::new();
+                if Packet::ConnAck(ack).encode(version, &mut out).is_ok() {
+                    let _ = tx.send(Message::Binary(out.freeze())).await;
+                }
+            }
+            close(
+                &mut tx,
+                CloseCode::Again,
+                "no MQTT broker available, try again later",
+            )
+            .await;
+            return;
+        }
+    };
+    tracing::debug!(%client, %broker, %version, "relaying");
+    let (up_read, up_write) = tokio::io::split(upstream);
+    let mut up_write = BufWriter::new(up_write);
+    shared.metrics.bytes(Direction::Upstream, first.len());
+    if !config.transparent {
+        shared
+            .metrics
+            .packet(Direction::Upstream, PacketType::Connect);
+    }
+    if let Err(error) = up_write.write_all(&first).await.and(up_write.flush().await) {
+        return finish(&shared, &mut tx, End::BrokerError(error), &client).await;
+    }
+
+    let down_decoder = Decoder::new(version).with_max_packet_size(config.max_packet_size);
+    let end = tokio::select! {
+        end = client_to_broker(&mut rx, &mut up_write, up_decoder, &shared, &activity) => end,
+        end = broker_to_client(up_read, &mut tx, down_decoder, &shared, &activity) => end,
+        end = activity.idle(config.idle_timeout) => end,
+        () = drained(&shared.shutdown, config.drain_timeout) => End::Shutdown,
+    };
+    let _ = up_write.shutdown().await;
+    finish(&shared, &mut tx, end, &client).await;
+}
+
+/// Waits for the first whole packet, which must be CONNECT [MQTT-3.1.0-1]; returns its bytes.
+async fn first_connect<S>(rx: &mut WsStream<S>, decoder: &mut Decoder) -> Result<Bytes, End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        let bytes = next_binary(rx).await?;
+        decoder.extend_bytes(bytes);
+        match decoder.decode_frame() {
+            // Whatever came after CONNECT stays in the decoder for `client_to_broker`.
+            Ok(Some(Frame {
+                packet: Packet::Connect(_),
+                bytes,
+            })) => return Ok(bytes),
+            Ok(Some(frame)) => return Err(End::NotConnect(frame.packet.packet_type())),
+            Ok(None) => continue,
+            Err(error) => return Err(End::ClientViolation(error, None)),
+        }
+    }
+}
+
+/// The next binary message, or how the connection ended.
+async fn next_binary<S>(rx: &mut WsStream<S>) -> Result<Bytes, End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        match rx.next().await {
+            Some(Ok(Message::Binary(bytes))) => return Ok(bytes),
+            Some(Ok(Message::Text(_))) => return Err(End::Text),
+            Some(Ok(Message::Close(_))) | None => return Err(End::ClientClosed),
+            Some(Ok(_)) => continue, // ping and pong: tungstenite answers pings itself
+            Some(Err(error)) => return Err(End::WebSocket(error)),
+        }
+    }
+}
+
+async fn client_to_broker<S, W>(
+    rx: &mut WsStream<S>,
+    up: &mut BufWriter<W>,
+    mut decoder: Decoder,
+    shared: &Shared,
+    activity: &Activity,
+) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let metrics = &shared.metrics;
+    let transparent = shared.config.transparent;
+    // The CONNECT was already decoded; what follows it in the decoder came with it.
+    let mut pending = !transparent && decoder.buffered() > 0;
+    loop {
+        if !pending {
+            let bytes = match next_binary(rx).await {
+                Ok(bytes) => bytes,
+                Err(end) => return end,
+            };
+            activity.touch();
+            metrics.bytes(Direction::Upstream, bytes.len());
+            if transparent {
+                if let Err(error) = up.write_all(&bytes).await.and(up.flush().await) {
+                    return End::BrokerError(error);
+                }
+                continue;
+            }
+            decoder.extend_bytes(bytes);
+        }
+        pending = false;
+        loop {
+            match decoder.decode_frame() {
+                Ok(Some(frame)) => {
+                    let packet_type = frame.packet.packet_type();
+                    // [MQTT-3.1.0-2] a second CONNECT is a protocol violation
+                    if packet_type == PacketType::Connect {
+                        return End::NotConnect(packet_type);
+                    }
+                    metrics.packet(Direction::Upstream, packet_type);
+                    if let Err(error) = up.write_all(&frame.bytes).await {
+                        return End::BrokerError(error);
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => return End::ClientViolation(error, Some(decoder.version())),
+            }
+        }
+        if let Err(error) = up.flush().await {
+            return End::BrokerError(error);
+        }
+    }
+}
+
+async fn broker_to_client<R, S>(
+    mut up: R,
+    tx: &mut WsSink<S>,
+    mut decoder: Decoder,
+    shared: &Shared,
+    activity: &Activity,
+) -> End
+where
+    R: AsyncRead + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let config = &shared.config;
+    let metrics = &shared.metrics;
+    let mut read_buf = BytesMut::new();
+    loop {
+        let buf = if config.transparent {
+            &mut read_buf
+        } else {
+            decoder.buffer_mut()
+        };
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(16 * 1024);
+        }
+        let n = match up.read_buf(buf).await {
+            Ok(0) => return End::BrokerClosed,
+            Ok(n) => n,
+            Err(error) => return End::BrokerError(error),
+        };
+        activity.touch();
+        metrics.bytes(Direction::Downstream, n);
+        if config.transparent {
+            let bytes = read_buf.split().freeze();
+            if let Err(error) = tx.send(Message::Binary(bytes)).await {
+                return End::WebSocket(error);
+            }
+            continue;
+        }
+        // Whole packets only; coalesce those ready into messages up to the limit.
+        let mut batch: Option<Bytes> = None;
+        let mut out = BytesMut::new();
+        loop {
+            let frame = match decoder.decode_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(error) => return End::BrokerViolation(error),
+            };
+            metrics.packet(Direction::Downstream, frame.packet.packet_type());
+            let pending = batch.as_ref().map_or(0, Bytes::len) + out.len();
+            let full = config.one_packet_per_message
+                || pending + frame.bytes.len() > config.coalesce_limit;
+            if full
+                && let Some(message) = take_batch(&mut batch, &mut out)
+                && let Err(error) = tx.feed(Message::Binary(message)).await
+            {
+                return End::WebSocket(error);
+            }
+            match batch.take() {
+                // The first packet of a batch goes by reference: no copy for one packet.
+                None if out.is_empty() => batch = Some(frame.bytes),
+                None => out.extend_from_slice(&frame.bytes),
+                Some(first) => {
+                    out.reserve(first.len() + frame.bytes.len());
+                    out.extend_from_slice(&first);
+                    out.extend_from_slice(&frame.bytes);
+                }
+            }
+        }
+        if let Some(message) = take_batch(&mut batch, &mut out)
+            && let Err(error) = tx.feed(Message::Binary(message)).await
+        {
+            return End::WebSocket(error);
+        }
+        if let Err(error) = tx.flush().await {
+            return End::WebSocket(error);
+        }
+    }
+}
+
+fn take_batch(batch: &mut Option<Bytes>, out: &mut BytesMut) -> Option<Bytes> {
+    match batch.take() {
+        Some(bytes) => Some(bytes),
+        None if !out.is_empty() => Some(out.split().freeze()),
+        None => None,
+    }
+}
+
+/// Resolves once shutdown was asked for and the drain time has passed.
+async fn drained(shutdown: &CancellationToken, drain: Duration) {
+    shutdown.cancelled().await;
+    tokio::time::sleep(drain).await;
+}
+
+/// Closes the WebSocket as `end` requires, logging why.
+async fn finish<S>(shared: &Shared, tx: &mut WsSink<S>, end: End, client: &str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let metrics = &shared.metrics;
+    match end {
+        End::ClientClosed => {
+            tracing::debug!(%client, "client closed");
+            let _ = tx.close().await;
+        }
+        End::BrokerClosed => {
+            tracing::debug!(%client, "broker closed the connection");
+            close(tx, CloseCode::Normal, "the broker closed the connection").await;
+        }
+        End::ClientViolation(error, version) => {
+            metrics.refused(Refusal::Malformed);
+            tracing::warn!(%client, %error, "closing: malformed MQTT from client");
+            if version == Some(ProtocolVersion::V5) {
+                let mut out = BytesMut::new();
+                if Packet::Disconnect(Disconnect::new(error.reason_code()))
+                    .encode(ProtocolVersion::V5, &mut out)
+                    .is_ok()
+                {
+                    let _ = tx.send(Message::Binary(out.freeze())).await;
+                }
+            }
+            close(tx, CloseCode::Protocol, &error.to_string()).await;
+        }
+        End::NotConnect(packet_type) => {
+            metrics.refused(Refusal::Malformed);
+            tracing::warn!(%client, %packet_type, "closing: [MQTT-3.1.0-1] first packet must be the only CONNECT");
+            close(
+                tx,
+                CloseCode::Protocol,
+                "[MQTT-3.1.0-1] the first packet must be CONNECT, and only the first",
+            )
+            .await;
+        }
+        End::ConnectTimeout => {
+            metrics.refused(Refusal::ConnectTimeout);
+            tracing::info!(%client, "closing: no CONNECT in time");
+            close(
+                tx,
+                CloseCode::Policy,
+                "no CONNECT within the connect timeout",
+            )
+            .await;
+        }
+        End::BrokerViolation(error) => {
+            tracing::warn!(%client, %error, "closing: malformed MQTT from the broker");
+            close(tx, CloseCode::Error, "the broker sent a malformed packet").await;
+        }
+        End::Text => {
+            metrics.refused(Refusal::WebSocket);
+            tracing::info!(%client, "closing: text message");
+            close(
+                tx,
+                CloseCode::Unsupported,
+                "MQTT over WebSocket uses binary messages only",
+            )
+            .await;
+        }
+        End::WebSocket(error) => {
+            use tokio_tungstenite::tungstenite::Error as E;
+            match &error {
+                E::ConnectionClosed | E::AlreadyClosed | E::Io(_) => {
+                    tracing::debug!(%client, %error, "WebSocket ended");
+                }
+                E::Capacity(_) => {
+                    metrics.refused(Refusal::WebSocket);
+                    tracing::warn!(%client, %error, "closing: message too big");
+                    close(tx, CloseCode::Size, "message too big").await;
+                }
+                _ => {
+                    metrics.refused(Refusal::WebSocket);
+                    tracing::warn!(%client, %error, "closing: WebSocket protocol error");
+                    close(tx, CloseCode::Protocol, "WebSocket protocol error").await;
+                }
+            }
+        }
+        End::BrokerError(error) => {
+            tracing::info!(%client, %error, "broker connection lost");
+            close(tx, CloseCode::Error, "the broker connection was lost").await;
+        }
+        End::Idle => {
+            metrics.refused(Refusal::Idle);
+            tracing::info!(%client, "closing: idle");
+            close(tx, CloseCode::Normal, "idle timeout").await;
+        }
+        End::Shutdown => {
+            close(tx, CloseCode::Away, "the bridge is shutting down").await;
+        }
+    }
+}
+
+/// Sends a close frame (reason cut to the 123 bytes a close frame allows) and closes.
+async fn close<S>(tx: &mut WsSink<S>, code: CloseCode, reason: &str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let frame = CloseFrame {
+        code,
+        reason: reason[..end].to_owned().into(),
+    };
+    let _ =
+        tokio::time::timeout(Duration::from_secs(1), tx.send(Message::Close(Some(frame)))).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
+}
+
+/// When anything last crossed the connection, for the idle timeout.
+struct Activity {
+    origin: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            origin: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        self.last_ms
+            .store(self.origin.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Resolves once nothing crossed for `timeout` (never for a zero timeout).
+    async fn idle(&self, timeout: Duration) -> End {
+        if timeout.is_zero() {
+            return std::future::pending().await;
+        }
+        loop {
+            let last = self.origin + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+            let deadline = last + timeout;
+            if Instant::now() >= deadline {
+                return End::Idle;
+            }
+            tokio::time::sleep_until(deadline).await;
+        }
+    }
+}

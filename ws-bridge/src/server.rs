@@ -1,0 +1,685 @@
+//! The listener: accepts TCP connections within the limits, reads a PROXY protocol header
+//! from trusted proxies, terminates TLS, and serves HTTP on each connection: the MQTT
+//! WebSocket endpoint, `/healthz`, `/metrics` and the web app.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use ipnet::IpNet;
+use ppp::{HeaderResult, PartialResult};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+use tower_http::services::ServeDir;
+
+use crate::config::Config;
+use crate::metrics::{Metrics, Refusal};
+use crate::relay::{Shared, relay};
+use crate::upstream::Upstreams;
+
+type Body = UnsyncBoxBody<Bytes, io::Error>;
+
+/// Subprotocols accepted, in order of preference [MQTT-6.0.0-3].
+const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
+
+/// Why the bridge could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The TLS certificate or key could not be loaded.
+    #[error("TLS certificate or key: {0}")]
+    Tls(String),
+    /// The broker CA file could not be loaded.
+    #[error("broker CA file: {0}")]
+    BrokerCa(io::Error),
+    /// No broker is configured.
+    #[error("no broker configured")]
+    NoBroker,
+}
+
+/// A running bridge's view for its owner: its metrics.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// The bridge's metrics in the Prometheus text format.
+    pub fn metrics(&self) -> String {
+        self.shared.metrics.encode()
+    }
+
+    /// WebSocket connections being relayed now.
+    pub fn open_connections(&self) -> i64 {
+        self.shared.metrics.open_connections()
+    }
+}
+
+/// Runs the bridge on `listener` until `shutdown` is cancelled, then stops accepting, lets
+/// connections run for the drain time, closes the rest with 1001, and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    let (server, handle) = prepare(config, shutdown)?;
+    drop(handle);
+    server.serve(listener).await;
+    Ok(())
+}
+
+/// Builds the bridge without running it: for callers that want its [`Handle`].
+pub fn prepare(config: Config, shutdown: CancellationToken) -> Result<(Server, Handle), RunError> {
+    if config.brokers.is_empty() {
+        return Err(RunError::NoBroker);
+    }
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+        None => None,
+    };
+    let upstreams = Upstreams::new(&config).map_err(RunError::BrokerCa)?;
+    let files = config.serve.as_ref().map(|dir| {
+        ServeDir::new(dir)
+            .precompressed_br()
+            .precompressed_gzip()
+            .append_index_html_on_directories(true)
+    });
+    let permits = Arc::new(Semaphore::new(config.max_connections));
+    let shared = Arc::new(Shared {
+        config,
+        metrics: Metrics::new(),
+        upstreams,
+        shutdown,
+    });
+    let server = Server {
+        shared: shared.clone(),
+        tls,
+        files,
+        permits,
+        per_ip: Arc::new(Mutex::new(HashMap::new())),
+        tracker: TaskTracker::new(),
+    };
+    Ok((server, Handle { shared }))
+}
+
+/// A prepared bridge; [`Server::serve`] runs it.
+#[derive(Clone)]
+pub struct Server {
+    shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
+    files: Option<ServeDir>,
+    permits: Arc<Semaphore>,
+    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    tracker: TaskTracker,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Accepts connections until shutdown, then waits for them to end.
+    pub async fn serve(self, listener: TcpListener) {
+        let shutdown = self.shared.shutdown.clone();
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        // Out of file descriptors and the like: wait a little, keep serving.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = shutdown.cancelled() => break,
+            };
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                self.shared.metrics.refused(Refusal::MaxConnections);
+                tracing::warn!(%peer, "refused: connection limit reached");
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let server = self.clone();
+            self.tracker.spawn(async move {
+                server.connection(stream, peer).await;
+                drop(permit);
+            });
+        }
+        drop(listener);
+        tracing::info!(drain = ?self.shared.config.drain_timeout, "shutting down: no new connections");
+        self.tracker.close();
+        self.tracker.wait().await;
+        tracing::info!("shut down");
+    }
+
+    async fn connection(self, mut stream: TcpStream, peer: SocketAddr) {
+        let config = &self.shared.config;
+        let trusted = is_trusted(&config.trusted_proxies, peer.ip());
+        let mut client = peer;
+        if config.proxy_protocol && trusted {
+            match tokio::time::timeout(config.handshake_timeout, read_proxy_header(&mut stream))
+                .await
+            {
+                Ok(Ok(Some(source))) => client = source,
+                Ok(Ok(None)) => {}
+                Ok(Err(error)) => {
+                    self.shared.metrics.refused(Refusal::ProxyProtocol);
+                    tracing::warn!(%peer, %error, "refused: bad PROXY protocol header");
+                    return;
+                }
+                Err(_) => {
+                    self.shared.metrics.refused(Refusal::ProxyProtocol);
+                    return;
+                }
+            }
+        }
+        match &self.tls {
+            Some(acceptor) => {
+                match tokio::time::timeout(config.handshake_timeout, acceptor.accept(stream)).await
+                {
+                    Ok(Ok(tls)) => self.http(tls, client, trusted).await,
+                    Ok(Err(error)) => {
+                        self.shared.metrics.refused(Refusal::Tls);
+                        tracing::debug!(%peer, %error, "TLS handshake failed");
+                    }
+                    Err(_) => self.shared.metrics.refused(Refusal::Tls),
+                }
+            }
+            None => self.http(stream, client, trusted).await,
+        }
+    }
+
+    async fn http<I>(&self, io: I, client: SocketAddr, trusted: bool)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let config = &self.shared.config;
+        let server = self.clone();
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let server = server.clone();
+            async move { Ok::<_, std::convert::Infallible>(server.route(req, client, trusted).await) }
+        });
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.handshake_timeout)
+            .max_buf_size(config.max_header_size.max(8192))
+            .max_headers(64);
+        let connection = builder
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        tokio::pin!(connection);
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    if error.is_timeout() || error.is_parse() || error.is_parse_too_large() {
+                        self.shared.metrics.refused(Refusal::Handshake);
+                    }
+                    tracing::debug!(%client, %error, "HTTP connection ended");
+                }
+            }
+            () = self.shared.shutdown.cancelled() => {
+                connection.as_mut().graceful_shutdown();
+                let _ = connection.await;
+            }
+        }
+    }
+
+    async fn route(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        trusted: bool,
+    ) -> Response<Body> {
+        let path = req.uri().path();
+        if path == self.shared.config.path {
+            return self.upgrade(req, peer, trusted);
+        }
+        match (req.method(), path) {
+            (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+            (&Method::GET, "/metrics") => {
+                let mut response = text(StatusCode::OK, &self.shared.metrics.encode());
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                response
+            }
+            (&Method::GET | &Method::HEAD, _) if self.files.is_some() => self.file(req).await,
+            _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        }
+    }
+
+    async fn file(&self, req: Request<Incoming>) -> Response<Body> {
+        let Some(files) = self.files.clone() else {
+            return text(StatusCode::NOT_FOUND, "not found\n");
+        };
+        let immutable = req.uri().path().starts_with("/assets/");
+        match files.oneshot(req).await {
+            Ok(response) => {
+                let mut response =
+                    response.map(|body| body.map_err(io::Error::other).boxed_unsync());
+                let cache = if immutable {
+                    "public, max-age=31536000, immutable"
+                } else {
+                    "no-cache"
+                };
+                if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+                    response
+                        .headers_mut()
+                        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+                }
+                response
+            }
+            Err(error) => match error {},
+        }
+    }
+
+    /// Checks and answers a WebSocket upgrade request, and starts the relay on success.
+    fn upgrade(&self, req: Request<Incoming>, peer: SocketAddr, trusted: bool) -> Response<Body> {
+        let config = &self.shared.config;
+        let metrics = &self.shared.metrics;
+        let headers = req.headers();
+        let refuse = |reason: Refusal, status: StatusCode, message: &str| {
+            metrics.refused(reason);
+            tracing::info!(%peer, %status, message, "refused WebSocket upgrade");
+            text(status, message)
+        };
+        if req.method() != Method::GET
+            || !header_has_token(headers, header::CONNECTION, "upgrade")
+            || !header_has_token(headers, header::UPGRADE, "websocket")
+        {
+            let mut response = refuse(
+                Refusal::Handshake,
+                StatusCode::UPGRADE_REQUIRED,
+                "this endpoint speaks MQTT over WebSocket\n",
+            );
+            response
+                .headers_mut()
+                .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            return response;
+        }
+        if headers
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .and_then(|v| v.to_str().ok())
+            != Some("13")
+        {
+            let mut response = refuse(
+                Refusal::Handshake,
+                StatusCode::UPGRADE_REQUIRED,
+                "WebSocket version 13 only\n",
+            );
+            response.headers_mut().insert(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
+            return response;
+        }
+        let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+            return refuse(
+                Refusal::Handshake,
+                StatusCode::BAD_REQUEST,
+                "missing Sec-WebSocket-Key\n",
+            );
+        };
+        if !origin_allowed(&config.origins, headers.get(header::ORIGIN)) {
+            return refuse(
+                Refusal::Origin,
+                StatusCode::FORBIDDEN,
+                "origin not allowed\n",
+            );
+        }
+        let protocol = choose_subprotocol(headers);
+        if protocol.is_none() && !config.allow_no_subprotocol {
+            return refuse(
+                Refusal::Subprotocol,
+                StatusCode::BAD_REQUEST,
+                "offer the WebSocket subprotocol \"mqtt\" [MQTT-6.0.0-3]\n",
+            );
+        }
+        let client_ip = if trusted {
+            forwarded_client(headers, &config.trusted_proxies).unwrap_or(peer.ip())
+        } else {
+            peer.ip()
+        };
+        let Some(ip_guard) =
+            IpGuard::acquire(&self.per_ip, client_ip, config.max_connections_per_ip)
+        else {
+            return refuse(
+                Refusal::MaxConnectionsPerIp,
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many connections from your address\n",
+            );
+        };
+        let accept = derive_accept_key(key.as_bytes());
+        let shared = self.shared.clone();
+        let ws_config = WebSocketConfig::default()
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(0)
+            .max_write_buffer_size(
+                config.max_packet_size as usize + config.coalesce_limit + 64 * 1024,
+            )
+            .max_message_size(Some(config.max_packet_size as usize))
+            .max_frame_size(Some(config.max_packet_size as usize));
+        let client = format!("{client_ip}:{}", peer.port());
+        self.tracker.spawn(async move {
+            match hyper::upgrade::on(req).await {
+                Ok(upgraded) => {
+                    let ws = WebSocketStream::from_raw_socket(
+                        TokioIo::new(upgraded),
+                        Role::Server,
+                        Some(ws_config),
+                    )
+                    .await;
+                    relay(ws, shared, client).await;
+                }
+                Err(error) => tracing::debug!(%client, %error, "upgrade failed"),
+            }
+            drop(ip_guard);
+        });
+        let mut response = Response::new(empty());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let h = response.headers_mut();
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        if let Ok(accept) = HeaderValue::from_str(&accept) {
+            h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        if let Some(protocol) = protocol {
+            h.insert(
+                header::SEC_WEBSOCKET_PROTOCOL,
+                HeaderValue::from_static(protocol),
+            );
+        }
+        response
+    }
+}
+
+/// Counts a client IP's open WebSocket connections while held.
+struct IpGuard {
+    map: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl IpGuard {
+    fn acquire(
+        map: &Arc<Mutex<HashMap<IpAddr, usize>>>,
+        ip: IpAddr,
+        max: usize,
+    ) -> Option<IpGuard> {
+        let mut counts = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(IpGuard {
+            map: map.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for IpGuard {
+    fn drop(&mut self) {
+        let mut counts = self
+            .map
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(body.to_owned()))
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn empty() -> Body {
+    Full::new(Bytes::new())
+        .map_err(|e| match e {})
+        .boxed_unsync()
+}
+
+/// True if a comma-separated header holds `token` (case-insensitive).
+fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// The first subprotocol we accept among those the client offered, in our order.
+fn choose_subprotocol(headers: &HeaderMap) -> Option<&'static str> {
+    let offered: Vec<&str> = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    SUBPROTOCOLS.into_iter().find(|p| offered.contains(p))
+}
+
+/// With an allow-list, an Origin that is present must be on it and well-formed.
+fn origin_allowed(allowed: &[String], origin: Option<&HeaderValue>) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    let Some(origin) = origin else {
+        return true; // not a browser: the Origin check protects browsers only
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    let well_formed = origin.split_once("://").is_some_and(|(scheme, host)| {
+        matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains(['/', ' ', '@'])
+    });
+    well_formed && allowed.contains(&origin)
+}
+
+fn is_trusted(networks: &[IpNet], ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    networks.iter().any(|n| n.contains(&ip))
+}
+
+/// The client address from X-Forwarded-For: the right-most entry that is not a trusted proxy.
+fn forwarded_client(headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
+    let mut chain: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        for entry in value.to_str().ok()?.split(',') {
+            chain.push(entry.trim().parse().ok()?);
+        }
+    }
+    chain.into_iter().rev().find(|ip| !is_trusted(trusted, *ip))
+}
+
+/// Reads a PROXY protocol v1 or v2 header, consuming exactly its bytes. `None` for a
+/// LOCAL/UNKNOWN header (health checks): the peer address stands.
+async fn read_proxy_header(stream: &mut TcpStream) -> io::Result<Option<SocketAddr>> {
+    let mut peeked = vec![0u8; 536];
+    loop {
+        let n = stream.peek(&mut peeked).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "closed before the PROXY header",
+            ));
+        }
+        let header = HeaderResult::parse(&peeked[..n]);
+        if header.is_incomplete() {
+            if n == peeked.len() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "PROXY header too long",
+                ));
+            }
+            // Wait for more bytes without spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            continue;
+        }
+        let (len, source) = match header {
+            HeaderResult::V1(Ok(h)) => (
+                h.header.len(),
+                match h.addresses {
+                    ppp::v1::Addresses::Tcp4(a) => {
+                        Some(SocketAddr::from((a.source_address, a.source_port)))
+                    }
+                    ppp::v1::Addresses::Tcp6(a) => {
+                        Some(SocketAddr::from((a.source_address, a.source_port)))
+                    }
+                    ppp::v1::Addresses::Unknown => None,
+                },
+            ),
+            HeaderResult::V2(Ok(h)) => (
+                h.len(),
+                match h.addresses {
+                    ppp::v2::Addresses::IPv4(a) => {
+                        Some(SocketAddr::from((a.source_address, a.source_port)))
+                    }
+                    ppp::v2::Addresses::IPv6(a) => {
+                        Some(SocketAddr::from((a.source_address, a.source_port)))
+                    }
+                    _ => None,
+                },
+            ),
+            HeaderResult::V1(Err(e)) => {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")));
+            }
+            HeaderResult::V2(Err(e)) => {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")));
+            }
+        };
+        let mut consumed = vec![0u8; len];
+        stream.read_exact(&mut consumed).await?;
+        return Ok(source);
+    }
+}
+
+fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<TlsAcceptor, RunError> {
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| RunError::Tls(format!("{}: {e}", cert.display())))?;
+    if certs.is_empty() {
+        return Err(RunError::Tls(format!(
+            "{}: no certificate found",
+            cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| RunError::Tls(format!("{}: {e}", key.display())))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| RunError::Tls(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| RunError::Tls(e.to_string()))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(*k, HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn chooses_mqtt_from_the_offered_subprotocols() {
+        assert_eq!(
+            choose_subprotocol(&headers(&[("sec-websocket-protocol", "mqttv3.1, mqtt")])),
+            Some("mqtt")
+        );
+        assert_eq!(
+            choose_subprotocol(&headers(&[("sec-websocket-protocol", "mqttv3.1")])),
+            Some("mqttv3.1")
+        );
+        assert_eq!(
+            choose_subprotocol(&headers(&[("sec-websocket-protocol", "chat")])),
+            None
+        );
+        assert_eq!(choose_subprotocol(&headers(&[])), None);
+    }
+
+    #[test]
+    fn checks_origins_against_the_allow_list() {
+        let allowed = vec!["https://app.example.com".to_owned()];
+        let ok = HeaderValue::from_static("https://App.Example.com");
+        assert!(origin_allowed(&allowed, Some(&ok)));
+        assert!(origin_allowed(&allowed, None));
+        assert!(!origin_allowed(
+            &allowed,
+            Some(&HeaderValue::from_static("https://evil.example"))
+        ));
+        assert!(!origin_allowed(
+            &allowed,
+            Some(&HeaderValue::from_static("null"))
+        ));
+        assert!(origin_allowed(&[], Some(&HeaderValue::from_static("null"))));
+    }
+
+    #[test]
+    fn takes_the_client_from_x_forwarded_for_past_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net")];
+        let h = headers(&[("x-forwarded-for", "203.0.113.7, 10.1.1.1")]);
+        assert_eq!(
+            forwarded_client(&h, &trusted),
+            Some("203.0.113.7".parse().expect("ip"))
+        );
+        let h = headers(&[("x-forwarded-for", "garbage")]);
+        assert_eq!(forwarded_client(&h, &trusted), None);
+    }
+}
