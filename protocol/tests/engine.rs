@@ -544,6 +544,25 @@ fn receive_maximum_windows_publishes() {
     pair.nothing_sent();
 }
 
+fn caps_messages_in_flight_on_v311() {
+    let mut options = Pair::options(V311);
+    options.max_inflight = 2;
+    let mut pair = Pair::new(options);
+    pair.start();
+    for topic in ["a", "b", "c"] {
+        pair.publish(topic, b"", QoS::ExactlyOnce);
+    }
+    let first = publish_id(&pair.next_sent());
+    let _second = pair.next_sent();
+    pair.nothing_sent();
+    pair.server_sends(Packet::PubRec(Ack::new(first)));
+    assert_eq!(pair.next_sent(), Packet::PubRel(Ack::new(first)));
+    pair.nothing_sent(); // still in flight until PUBCOMP
+    pair.server_sends(Packet::PubComp(Ack::new(first)));
+    let Packet::Publish(third) = pair.next_sent() else { panic!("PUBLISH c") };
+    assert_eq!(&*third.topic, "c");
+}
+
 fn resolves_inbound_topic_aliases() {
     let mut pair = Pair::new(Pair::options(V5));
     pair.start();

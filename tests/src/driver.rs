@@ -525,7 +525,7 @@ impl Socket {
                 let _ = stream.shutdown().await;
             }
             Socket::WebSocket(mut ws) => {
-                let _ = ws.close(None).await;
+                let _ = WebSocketStream::close(&mut *ws, None).await;
             }
         }
     }

@@ -62,6 +62,12 @@ impl Mosquitto {
     /// queues per client, a plain listener and a websockets listener on 127.0.0.1, and
     /// waits until both accept connections.
     pub fn start() -> Result<Mosquitto, BrokerError> {
+        Mosquitto::start_with(&[])
+    }
+
+    /// Starts mosquitto as [`start`](Mosquitto::start) does, with `extra` lines added to
+    /// the global part of its config (such as `max_inflight_messages 0`).
+    pub fn start_with(extra: &[&str]) -> Result<Mosquitto, BrokerError> {
         let binary =
             std::env::var_os("MOSQUITTO").map_or_else(|| PathBuf::from(MOSQUITTO), PathBuf::from);
         if !binary.is_file() {
@@ -74,7 +80,7 @@ impl Mosquitto {
                 .tempdir()?;
             let [port, ws_port] = free_ports()?;
             let config = dir.path().join("mosquitto.conf");
-            fs::write(&config, config_text(port, ws_port))?;
+            fs::write(&config, config_text(port, ws_port, extra))?;
             let log_path = dir.path().join("mosquitto.log");
             // mosquitto drops root privileges before opening a log file of its own, so it
             // logs to stderr, which goes to a file opened here.
@@ -127,14 +133,15 @@ impl Mosquitto {
         fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
     }
 
-    /// Polls both ports until they accept; false if mosquitto exited or took too long.
+    /// Polls until mosquitto says it is running (it has opened every listener) and both
+    /// ports accept; false if it exited or took too long.
     fn wait_until_listening(&mut self) -> io::Result<bool> {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if self.child.try_wait()?.is_some() {
                 return Ok(false);
             }
-            if accepts(self.port) && accepts(self.ws_port) {
+            if self.log().contains(" running") && accepts(self.port) && accepts(self.ws_port) {
                 return Ok(true);
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -172,7 +179,7 @@ fn accepts(port: u16) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
 }
 
-fn config_text(port: u16, ws_port: u16) -> String {
+fn config_text(port: u16, ws_port: u16, extra: &[&str]) -> String {
     let mut text = String::from(
         "# Written by mqttwire-tests for one test.\n\
          allow_anonymous true\n\
@@ -186,6 +193,9 @@ fn config_text(port: u16, ws_port: u16) -> String {
          max_queued_messages 0\n\
          set_tcp_nodelay true\n",
     );
+    for line in extra {
+        let _ = writeln!(text, "{line}");
+    }
     let _ = write!(
         text,
         "listener {port} 127.0.0.1\n\

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mqttwire::client::{ClientOptions, DisconnectedBy, Event, ReconnectOptions};
-use mqttwire::{Properties, ProtocolVersion, QoS, ReasonCode, Will};
+use mqttwire::{Properties, ProtocolVersion, QoS, ReasonCode, TopicFilter, Will};
 use mqttwire_tests::{ClientHandle, Events, Mosquitto, message, spawn, subscription};
 
 use ProtocolVersion::{V5, V311};
@@ -63,8 +63,13 @@ async fn subscribe(
         .expect("SUBACK")
 }
 
-/// Publishes and waits for its completion (written, PUBACK or PUBCOMP).
-async fn publish(client: &ClientHandle, events: &mut Events, publish: mqttwire::Publish) {
+/// Publishes and waits for its completion (written, PUBACK or PUBCOMP); returns the
+/// server's reason code.
+async fn publish(
+    client: &ClientHandle,
+    events: &mut Events,
+    publish: mqttwire::Publish,
+) -> ReasonCode {
     let handle = client.publish(publish).await.expect("publish accepted");
     let outcome = events
         .wait_for(WAIT, |e| match e {
@@ -75,10 +80,10 @@ async fn publish(client: &ClientHandle, events: &mut Events, publish: mqttwire::
         })
         .await
         .expect("publish outcome");
-    assert!(
-        matches!(outcome, Event::PublishComplete { reason_code, .. } if !reason_code.is_error()),
-        "{outcome:?}"
-    );
+    match outcome {
+        Event::PublishComplete { reason_code, .. } if !reason_code.is_error() => reason_code,
+        other => panic!("publish failed: {other:?}"),
+    }
 }
 
 async fn bounded(test: impl Future<Output = ()>) {
@@ -89,7 +94,7 @@ async fn bounded(test: impl Future<Output = ()>) {
 
 // ---- QoS 0, 1 and 2 ----
 
-async fn delivers_messages_at_each_qos(version: ProtocolVersion) {
+async fn delivers_messages_at_each_qos_until_unsubscribed(version: ProtocolVersion) {
     let broker = broker();
     let url = broker.tcp_url();
     let (sub, mut sub_events, _) = connect(&url, options(version, "qos-sub")).await;
@@ -115,16 +120,52 @@ async fn delivers_messages_at_each_qos(version: ProtocolVersion) {
         assert_eq!(got.qos, qos);
         assert!(!got.retain);
     }
+
+    // Unsubscribed, it gets nothing more; on 5.0 the publisher hears there is nobody.
+    let handle = sub
+        .unsubscribe(
+            vec![TopicFilter::new("qos/#").expect("valid")],
+            Properties::new(),
+        )
+        .await
+        .expect("unsubscribe accepted");
+    let codes = sub_events
+        .wait_map(WAIT, |e| match e {
+            Event::Unsubscribed {
+                handle: h,
+                reason_codes,
+            } if h == handle => Some(reason_codes),
+            _ => None,
+        })
+        .await
+        .expect("UNSUBACK");
+    let code = publish(
+        &publisher,
+        &mut pub_events,
+        message("qos/after", "nobody", QoS::AtLeastOnce),
+    )
+    .await;
+    match version {
+        V311 => assert!(codes.is_empty()),
+        V5 => {
+            assert_eq!(codes, [ReasonCode::SUCCESS]);
+            assert_eq!(code, ReasonCode::NO_MATCHING_SUBSCRIBERS);
+        }
+    }
+    let late = sub_events
+        .message_on(Duration::from_millis(300), "qos/after")
+        .await;
+    assert!(late.is_err(), "delivered after UNSUBACK: {late:?}");
 }
 
 #[tokio::test]
-async fn delivers_messages_at_each_qos_v311() {
-    bounded(delivers_messages_at_each_qos(V311)).await;
+async fn delivers_messages_at_each_qos_until_unsubscribed_v311() {
+    bounded(delivers_messages_at_each_qos_until_unsubscribed(V311)).await;
 }
 
 #[tokio::test]
-async fn delivers_messages_at_each_qos_v5() {
-    bounded(delivers_messages_at_each_qos(V5)).await;
+async fn delivers_messages_at_each_qos_until_unsubscribed_v5() {
+    bounded(delivers_messages_at_each_qos_until_unsubscribed(V5)).await;
 }
 
 // ---- retained messages ----

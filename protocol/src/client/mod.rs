@@ -612,9 +612,11 @@ impl<S: InFlightStore> Client<S> {
             };
             let needs_id = match command {
                 Command::Publish { publish, .. } => {
-                    if publish.qos != QoS::AtMostOnce
-                        && self.store.len() >= usize::from(self.server.receive_maximum)
-                    {
+                    let window = self
+                        .server
+                        .receive_maximum
+                        .min(self.options.max_inflight.max(1));
+                    if publish.qos != QoS::AtMostOnce && self.store.len() >= usize::from(window) {
                         return; // [MQTT-4.9.0-2] wait for an acknowledgment
                     }
                     publish.qos != QoS::AtMostOnce

@@ -57,6 +57,11 @@ pub struct ClientOptions {
     /// After reconnecting without a session, send unacknowledged QoS 1/2 messages again as
     /// new publishes (otherwise they fail with [`super::PublishError::SessionLost`]).
     pub resend_without_session: bool,
+    /// The most outgoing QoS 1 and 2 messages in flight (sent, not yet acknowledged). On
+    /// 5.0 the server's Receive Maximum lowers it further; on 3.1.1, which has no way to
+    /// announce a limit, brokers enforce one silently (mosquitto: 20, and it drops QoS 1
+    /// messages past it), so the 3.1.1 default is 20.
+    pub max_inflight: u16,
     /// The most commands waiting to be sent (offline, or held by the server's receive
     /// maximum); more fail with [`super::ClientError::QueueFull`].
     pub max_queued: usize,
@@ -76,7 +81,8 @@ pub struct ClientOptions {
 impl ClientOptions {
     /// Options with safe defaults: clean start, keep alive 60 s, CONNACK timeout 30 s,
     /// reconnect between 1 s and 30 s, resubscribe and resend on, 1,000 queued commands,
-    /// 1 MiB packets, 64 inbound topic aliases.
+    /// 20 messages in flight on 3.1.1 (the server's limit on 5.0), 1 MiB packets, 64
+    /// inbound topic aliases.
     pub fn new(version: ProtocolVersion, client_id: impl Into<ByteString>) -> ClientOptions {
         ClientOptions {
             version,
@@ -93,6 +99,10 @@ impl ClientOptions {
             reconnect: Some(ReconnectOptions::default()),
             resubscribe: true,
             resend_without_session: true,
+            max_inflight: match version {
+                ProtocolVersion::V311 => 20,
+                ProtocolVersion::V5 => u16::MAX,
+            },
             max_queued: 1_000,
             offline_qos0: OfflineQos0::Queue,
             receive_maximum: 65_535,
