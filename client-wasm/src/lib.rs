@@ -1,5 +1,12 @@
-//! The mqttwire browser client (npm package `mqttwire`): the protocol crate's engine
-//! compiled to wasm32 behind a Promise-based JavaScript API.
+//! # mqttwire in the browser
 //!
-//! Nothing is here yet: this crate is filled by the browser client issue, once the
-//! sans-IO engine exists in the protocol crate.
+//! The protocol crate's engine compiled to wasm32, driving a WebSocket (subprotocol
+//! `mqtt`, ArrayBuffer messages) with browser timers. JavaScript sees [`client::Core`]
+//! through the `mqttwire` npm package's MQTT.js-style wrapper (`js/index.js`).
+
+mod client;
+mod convert;
+mod error;
+mod platform;
+
+pub use client::Core;

@@ -1,14 +1,18 @@
 //! Cross-component tests of mqttwire: real brokers and real browsers.
 //!
 //! The library holds what the tests share: [`driver`] runs the sans-IO client engine on
-//! tokio over TCP or WebSocket, and [`mosquitto`] starts a real broker for one test. The
-//! tests themselves are in `tests/`: `mosquitto.rs` (the client against mosquitto, MQTT
-//! 3.1.1 and 5.0, TCP and WebSocket) and `loss.rs` (no message lost or duplicated while
-//! connections are cut at random).
+//! tokio over TCP or WebSocket, [`mosquitto`] starts a real broker for one test and
+//! [`bridge`] runs mqttwire-bridge in-process in front of it. The tests themselves are in
+//! `tests/`: `mosquitto.rs` (the client against mosquitto, MQTT 3.1.1 and 5.0, TCP and
+//! WebSocket), `loss.rs` (no message lost or duplicated while connections are cut at
+//! random) and `bridge.rs` (the bridge between real sockets and a real mosquitto,
+//! hostile clients included).
 
+pub mod bridge;
 pub mod driver;
 pub mod mosquitto;
 
+pub use bridge::{Bridge, BridgeError};
 pub use driver::{
     ClientHandle, DriverError, Endpoint, Events, WaitError, message, spawn, subscription,
 };

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -52,6 +52,7 @@ pub enum BrokerError {
 #[derive(Debug)]
 pub struct Mosquitto {
     child: Child,
+    binary: PathBuf,
     port: u16,
     ws_port: u16,
     dir: TempDir,
@@ -81,18 +82,10 @@ impl Mosquitto {
             let [port, ws_port] = free_ports()?;
             let config = dir.path().join("mosquitto.conf");
             fs::write(&config, config_text(port, ws_port, extra))?;
-            let log_path = dir.path().join("mosquitto.log");
-            // mosquitto drops root privileges before opening a log file of its own, so it
-            // logs to stderr, which goes to a file opened here.
-            let child = Command::new(&binary)
-                .arg("-c")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(File::create(&log_path)?)
-                .spawn()?;
+            let child = spawn(&binary, &dir)?;
             let mut broker = Mosquitto {
                 child,
+                binary: binary.clone(),
                 port,
                 ws_port,
                 dir,
@@ -126,6 +119,28 @@ impl Mosquitto {
     /// `ws://127.0.0.1:WSPORT/mqtt`, for [`crate::driver::spawn`].
     pub fn ws_url(&self) -> String {
         format!("ws://127.0.0.1:{}/mqtt", self.ws_port)
+    }
+
+    /// Kills mosquitto and waits for it to exit: its clients see their connections drop.
+    /// [`restart`](Mosquitto::restart) brings it back on the same ports.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops mosquitto if it runs, starts it again with the same config on the same ports,
+    /// and waits until both accept connections. Its log starts afresh.
+    pub fn restart(&mut self) -> Result<(), BrokerError> {
+        self.stop();
+        self.child = spawn(&self.binary, &self.dir)?;
+        if self.wait_until_listening()? {
+            Ok(())
+        } else {
+            Err(BrokerError::DidNotStart {
+                attempts: 1,
+                log: self.log(),
+            })
+        }
     }
 
     /// What mosquitto has logged so far (connections, errors).
@@ -164,6 +179,18 @@ impl Drop for Mosquitto {
             );
         }
     }
+}
+
+/// Starts mosquitto on the config in `dir`. mosquitto drops root privileges before opening
+/// a log file of its own, so it logs to stderr, which goes to a file opened here.
+fn spawn(binary: &Path, dir: &TempDir) -> io::Result<Child> {
+    Command::new(binary)
+        .arg("-c")
+        .arg(dir.path().join("mosquitto.conf"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(dir.path().join("mosquitto.log"))?)
+        .spawn()
 }
 
 /// Two distinct free ports: bound to 127.0.0.1:0 together, then released.

@@ -22,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
@@ -48,8 +49,9 @@ enum End {
     BrokerClosed,
     /// The browser broke MQTT; the version is known once CONNECT was read.
     ClientViolation(DecodeError, Option<ProtocolVersion>),
-    /// The first packet was not CONNECT, or a second CONNECT came.
-    NotConnect(PacketType),
+    /// The first packet was not CONNECT, or a second CONNECT came; the version is known
+    /// in the second case.
+    NotConnect(PacketType, Option<ProtocolVersion>),
     /// No CONNECT within the connect timeout.
     ConnectTimeout,
     /// The broker broke MQTT.
@@ -168,7 +170,7 @@ where
                 packet: Packet::Connect(_),
                 bytes,
             })) => return Ok(bytes),
-            Ok(Some(frame)) => return Err(End::NotConnect(frame.packet.packet_type())),
+            Ok(Some(frame)) => return Err(End::NotConnect(frame.packet.packet_type(), None)),
             Ok(None) => continue,
             Err(error) => return Err(End::ClientViolation(error, None)),
         }
@@ -204,6 +206,8 @@ where
 {
     let metrics = &shared.metrics;
     let transparent = shared.config.transparent;
+    // The CONNECT's version; decoding another CONNECT would change the decoder's.
+    let version = decoder.version();
     // The CONNECT was already decoded; what follows it in the decoder came with it.
     let mut pending = !transparent && decoder.buffered() > 0;
     loop {
@@ -229,7 +233,7 @@ where
                     let packet_type = frame.packet.packet_type();
                     // [MQTT-3.1.0-2] a second CONNECT is a protocol violation
                     if packet_type == PacketType::Connect {
-                        return End::NotConnect(packet_type);
+                        return End::NotConnect(packet_type, Some(version));
                     }
                     metrics.packet(Direction::Upstream, packet_type);
                     if let Err(error) = up.write_all(&frame.bytes).await {
@@ -356,20 +360,14 @@ where
         End::ClientViolation(error, version) => {
             metrics.refused(Refusal::Malformed);
             tracing::warn!(%client, %error, "closing: malformed MQTT from client");
-            if version == Some(ProtocolVersion::V5) {
-                let mut out = BytesMut::new();
-                if Packet::Disconnect(Disconnect::new(error.reason_code()))
-                    .encode(ProtocolVersion::V5, &mut out)
-                    .is_ok()
-                {
-                    let _ = tx.send(Message::Binary(out.freeze())).await;
-                }
-            }
+            disconnect(tx, version, error.reason_code()).await;
             close(tx, CloseCode::Protocol, &error.to_string()).await;
         }
-        End::NotConnect(packet_type) => {
+        End::NotConnect(packet_type, version) => {
             metrics.refused(Refusal::Malformed);
             tracing::warn!(%client, %packet_type, "closing: [MQTT-3.1.0-1] first packet must be the only CONNECT");
+            // [MQTT-3.1.0-2] a second CONNECT is a Protocol Error
+            disconnect(tx, version, ReasonCode::PROTOCOL_ERROR).await;
             close(
                 tx,
                 CloseCode::Protocol,
@@ -404,7 +402,12 @@ where
         End::WebSocket(error) => {
             use tokio_tungstenite::tungstenite::Error as E;
             match &error {
-                E::ConnectionClosed | E::AlreadyClosed | E::Io(_) => {
+                // A client gone without a close frame (a closed tab, a lost network) did
+                // not break the protocol.
+                E::ConnectionClosed
+                | E::AlreadyClosed
+                | E::Io(_)
+                | E::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
                     tracing::debug!(%client, %error, "WebSocket ended");
                 }
                 E::Capacity(_) => {
@@ -431,6 +434,24 @@ where
         End::Shutdown => {
             close(tx, CloseCode::Away, "the bridge is shutting down").await;
         }
+    }
+}
+
+/// Sends DISCONNECT with `reason` when the connection speaks 5.0; 3.1.1 has none from
+/// the server.
+async fn disconnect<S>(tx: &mut WsSink<S>, version: Option<ProtocolVersion>, reason: ReasonCode)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if version != Some(ProtocolVersion::V5) {
+        return;
+    }
+    let mut out = BytesMut::new();
+    if Packet::Disconnect(Disconnect::new(reason))
+        .encode(ProtocolVersion::V5, &mut out)
+        .is_ok()
+    {
+        let _ = tx.send(Message::Binary(out.freeze())).await;
     }
 }
 

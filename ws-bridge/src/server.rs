@@ -21,7 +21,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -37,6 +37,10 @@ use crate::relay::{Shared, relay};
 use crate::upstream::Upstreams;
 
 type Body = UnsyncBoxBody<Bytes, io::Error>;
+
+/// One of the `max_connections` slots, held while any clone lives: by the HTTP connection
+/// and, after an upgrade, by its relay, which outlives it.
+type Slot = Arc<OwnedSemaphorePermit>;
 
 /// Subprotocols accepted, in order of preference [MQTT-6.0.0-3].
 const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
@@ -164,10 +168,8 @@ impl Server {
             };
             let _ = stream.set_nodelay(true);
             let server = self.clone();
-            self.tracker.spawn(async move {
-                server.connection(stream, peer).await;
-                drop(permit);
-            });
+            self.tracker
+                .spawn(server.connection(stream, peer, Arc::new(permit)));
         }
         drop(listener);
         tracing::info!(drain = ?self.shared.config.drain_timeout, "shutting down: no new connections");
@@ -176,7 +178,7 @@ impl Server {
         tracing::info!("shut down");
     }
 
-    async fn connection(self, mut stream: TcpStream, peer: SocketAddr) {
+    async fn connection(self, mut stream: TcpStream, peer: SocketAddr, slot: Slot) {
         let config = &self.shared.config;
         let trusted = is_trusted(&config.trusted_proxies, peer.ip());
         let mut client = peer;
@@ -201,7 +203,7 @@ impl Server {
             Some(acceptor) => {
                 match tokio::time::timeout(config.handshake_timeout, acceptor.accept(stream)).await
                 {
-                    Ok(Ok(tls)) => self.http(tls, client, trusted).await,
+                    Ok(Ok(tls)) => self.http(tls, client, trusted, slot).await,
                     Ok(Err(error)) => {
                         self.shared.metrics.refused(Refusal::Tls);
                         tracing::debug!(%peer, %error, "TLS handshake failed");
@@ -209,11 +211,11 @@ impl Server {
                     Err(_) => self.shared.metrics.refused(Refusal::Tls),
                 }
             }
-            None => self.http(stream, client, trusted).await,
+            None => self.http(stream, client, trusted, slot).await,
         }
     }
 
-    async fn http<I>(&self, io: I, client: SocketAddr, trusted: bool)
+    async fn http<I>(&self, io: I, client: SocketAddr, trusted: bool, slot: Slot)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -221,12 +223,17 @@ impl Server {
         let server = self.clone();
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let server = server.clone();
-            async move { Ok::<_, std::convert::Infallible>(server.route(req, client, trusted).await) }
+            let slot = slot.clone();
+            async move {
+                Ok::<_, std::convert::Infallible>(server.route(req, client, trusted, slot).await)
+            }
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(config.handshake_timeout)
+            .max_header_size(config.max_header_size)
+            // hyper's floor for its read buffer; the head is limited by max_header_size.
             .max_buf_size(config.max_header_size.max(8192))
             .max_headers(64);
         let connection = builder
@@ -254,10 +261,11 @@ impl Server {
         req: Request<Incoming>,
         peer: SocketAddr,
         trusted: bool,
+        slot: Slot,
     ) -> Response<Body> {
         let path = req.uri().path();
         if path == self.shared.config.path {
-            return self.upgrade(req, peer, trusted);
+            return self.upgrade(req, peer, trusted, slot);
         }
         match (req.method(), path) {
             (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
@@ -301,8 +309,15 @@ impl Server {
         }
     }
 
-    /// Checks and answers a WebSocket upgrade request, and starts the relay on success.
-    fn upgrade(&self, req: Request<Incoming>, peer: SocketAddr, trusted: bool) -> Response<Body> {
+    /// Checks and answers a WebSocket upgrade request, and starts the relay on success; the
+    /// relay keeps the connection's slot.
+    fn upgrade(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        trusted: bool,
+        slot: Slot,
+    ) -> Response<Body> {
         let config = &self.shared.config;
         let metrics = &self.shared.metrics;
         let headers = req.headers();
@@ -402,6 +417,7 @@ impl Server {
                 Err(error) => tracing::debug!(%client, %error, "upgrade failed"),
             }
             drop(ip_guard);
+            drop(slot);
         });
         let mut response = Response::new(empty());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

@@ -83,8 +83,8 @@ pub struct Client<S: InFlightStore = MemoryStore> {
     store: S,
     /// Commands not sent yet: offline, or held back by the server's receive maximum.
     queue: VecDeque<Command>,
-    /// SUBSCRIBE and UNSUBSCRIBE sent and not acknowledged.
-    requests: HashMap<PacketId, Request>,
+    /// SUBSCRIBE and UNSUBSCRIBE sent and not acknowledged, in the order sent.
+    requests: Vec<(PacketId, Request)>,
     /// Inbound QoS 2 messages delivered and not released (PUBREL) yet.
     inbound_qos2: HashSet<PacketId>,
     /// Granted subscriptions, for resubscribing; with their subscription identifier.
@@ -202,7 +202,7 @@ impl<S: InFlightStore> Client<S> {
             timers: TimerTable::default(),
             store,
             queue: VecDeque::new(),
-            requests: HashMap::new(),
+            requests: Vec::new(),
             inbound_qos2: HashSet::new(),
             subscriptions: Vec::new(),
             next_id: PacketId::MIN,
@@ -647,14 +647,14 @@ impl<S: InFlightStore> Client<S> {
                     packet.packet_id = id;
                     self.send(now, &Packet::Subscribe(packet.clone()));
                     self.requests
-                        .insert(id, Request::Subscribe { handle, packet });
+                        .push((id, Request::Subscribe { handle, packet }));
                 }
                 Command::Unsubscribe { handle, mut packet } => {
                     let Some(id) = id else { continue };
                     packet.packet_id = id;
                     self.send(now, &Packet::Unsubscribe(packet.clone()));
                     self.requests
-                        .insert(id, Request::Unsubscribe { handle, packet });
+                        .push((id, Request::Unsubscribe { handle, packet }));
                 }
             }
         }
@@ -721,11 +721,16 @@ impl<S: InFlightStore> Client<S> {
         self.send(now, &Packet::Publish(aliased));
     }
 
+    fn take_request(&mut self, id: PacketId) -> Option<Request> {
+        let i = self.requests.iter().position(|(r, _)| *r == id)?;
+        Some(self.requests.remove(i).1)
+    }
+
     fn allocate_id(&mut self) -> Option<PacketId> {
         for _ in 0..u16::MAX {
             let id = self.next_id;
             self.next_id = id.next();
-            if self.store.get(id).is_none() && !self.requests.contains_key(&id) {
+            if self.store.get(id).is_none() && !self.requests.iter().any(|(r, _)| *r == id) {
                 return Some(id);
             }
         }
@@ -1002,7 +1007,7 @@ impl<S: InFlightStore> Client<S> {
     }
 
     fn on_suback(&mut self, now: u64, ack: SubAck) {
-        let Some(request) = self.requests.remove(&ack.packet_id) else {
+        let Some(request) = self.take_request(ack.packet_id) else {
             return;
         };
         let Request::Subscribe { handle, packet } = request else {
@@ -1040,7 +1045,7 @@ impl<S: InFlightStore> Client<S> {
     }
 
     fn on_unsuback(&mut self, now: u64, ack: UnsubAck) {
-        let Some(request) = self.requests.remove(&ack.packet_id) else {
+        let Some(request) = self.take_request(ack.packet_id) else {
             return;
         };
         let Request::Unsubscribe { handle, packet } = request else {
@@ -1116,13 +1121,8 @@ impl<S: InFlightStore> Client<S> {
         self.inbound_aliases.clear();
         self.outbound_aliases.clear();
         self.keep_alive_ms = 0;
-        // Requests not acknowledged go first in the queue, in the order they were made.
-        let mut pending: Vec<_> = self.requests.drain().map(|(_, r)| r).collect();
-        pending.sort_by_key(|r| match r {
-            Request::Subscribe { handle, .. } => handle.map_or(0, |h| h.0),
-            Request::Unsubscribe { handle, .. } => handle.0,
-        });
-        for request in pending.into_iter().rev() {
+        // Requests not acknowledged go first in the queue, in the order they were sent.
+        for (_, request) in self.requests.drain(..).rev() {
             self.queue.push_front(match request {
                 Request::Subscribe { handle, packet } => Command::Subscribe { handle, packet },
                 Request::Unsubscribe { handle, packet } => Command::Unsubscribe { handle, packet },

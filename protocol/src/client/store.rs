@@ -3,7 +3,7 @@
 //! is [`MemoryStore`]. A store that persists (the browser's IndexedDB) lets in-flight
 //! messages outlive the process: create the client with it and they are sent again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::VecDeque;
 
 use crate::packet::Publish;
 use crate::types::PacketId;
@@ -60,18 +60,22 @@ pub trait InFlightStore {
     }
 }
 
-/// An [`InFlightStore`] in memory.
+/// An [`InFlightStore`] in memory: a queue in insertion order. Lookups scan it, which is
+/// cheap for the few hundred messages a server's receive maximum allows in flight, and
+/// keeps the browser build small.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
-    by_order: BTreeMap<u64, InFlight>,
-    order_of: HashMap<PacketId, u64>,
-    next_order: u64,
+    entries: VecDeque<InFlight>,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    fn position(&self, id: PacketId) -> Option<usize> {
+        self.entries.iter().position(|e| e.packet_id() == Some(id))
     }
 }
 
@@ -80,42 +84,35 @@ impl InFlightStore for MemoryStore {
         let Some(id) = entry.packet_id() else {
             return;
         };
-        if let Some(old) = self.order_of.insert(id, self.next_order) {
-            self.by_order.remove(&old);
+        if let Some(i) = self.position(id) {
+            self.entries.remove(i);
         }
-        self.by_order.insert(self.next_order, entry);
-        self.next_order += 1;
+        self.entries.push_back(entry);
     }
 
     fn get(&self, id: PacketId) -> Option<&InFlight> {
-        self.order_of
-            .get(&id)
-            .and_then(|order| self.by_order.get(order))
+        self.position(id).and_then(|i| self.entries.get(i))
     }
 
     fn set_state(&mut self, id: PacketId, state: InFlightState) {
-        if let Some(entry) = self
-            .order_of
-            .get(&id)
-            .and_then(|order| self.by_order.get_mut(order))
-        {
+        if let Some(entry) = self.position(id).and_then(|i| self.entries.get_mut(i)) {
             entry.state = state;
         }
     }
 
     fn remove(&mut self, id: PacketId) -> Option<InFlight> {
-        let order = self.order_of.remove(&id)?;
-        self.by_order.remove(&order)
+        // Acknowledgments mostly come in order: the oldest entry is found first.
+        self.position(id).and_then(|i| self.entries.remove(i))
     }
 
     fn ids(&self) -> Vec<PacketId> {
-        self.by_order
-            .values()
+        self.entries
+            .iter()
             .filter_map(InFlight::packet_id)
             .collect()
     }
 
     fn len(&self) -> usize {
-        self.by_order.len()
+        self.entries.len()
     }
 }

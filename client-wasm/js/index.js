@@ -1,0 +1,199 @@
+// mqttwire: MQTT 3.1.1 and 5.0 for the browser, over WebSocket. The protocol engine is
+// Rust compiled to WebAssembly; this module gives it an MQTT.js-style API: `connect`,
+// `connectAsync`, events with `on`/`once`/`off`, Promise and callback forms.
+import init, { MqttCore } from './mqttwire_wasm.js';
+
+let loading = null;
+/** Loads the WebAssembly module once; every client waits for it. */
+function load() {
+  if (loading === null) loading = init();
+  return loading;
+}
+
+/** An MQTT client. Create it with `connect` or `connectAsync`. */
+export class MqttClient {
+  constructor(url, options) {
+    this.options = options ?? {};
+    this._listeners = new Map();
+    this._core = null;
+    this._ended = false;
+    this._onOnline = () => this._core?.setOnline(true);
+    this._onOffline = () => this._core?.setOnline(false);
+    this._started = load().then(() => {
+      if (this._ended) return;
+      this._core = new MqttCore(url, this.options, (type, ...args) => this._dispatch(type, args));
+      if (typeof window !== 'undefined') {
+        window.addEventListener('online', this._onOnline);
+        window.addEventListener('offline', this._onOffline);
+      }
+    });
+    this._started.catch((error) => this.emit('error', error));
+  }
+
+  /** True while connected. */
+  get connected() { return this._core?.connected ?? false; }
+  /** True while a reconnect is scheduled or under way. */
+  get reconnecting() { return this._core?.reconnecting ?? false; }
+  /** Commands waiting to be sent (offline, or over the server's in-flight limit). */
+  get queued() { return this._core?.queued ?? 0; }
+
+  on(event, listener) {
+    let list = this._listeners.get(event);
+    if (!list) this._listeners.set(event, (list = []));
+    list.push(listener);
+    return this;
+  }
+  addListener(event, listener) { return this.on(event, listener); }
+  once(event, listener) {
+    const wrapper = (...args) => { this.off(event, wrapper); listener.apply(this, args); };
+    wrapper.listener = listener;
+    return this.on(event, wrapper);
+  }
+  off(event, listener) {
+    const list = this._listeners.get(event);
+    if (!list) return this;
+    const i = list.findIndex((l) => l === listener || l.listener === listener);
+    if (i >= 0) list.splice(i, 1);
+    return this;
+  }
+  removeListener(event, listener) { return this.off(event, listener); }
+  removeAllListeners(event) {
+    if (event === undefined) this._listeners.clear(); else this._listeners.delete(event);
+    return this;
+  }
+  emit(event, ...args) {
+    const list = this._listeners.get(event);
+    if (!list || list.length === 0) {
+      if (event === 'error' && this._listeners.size > 0) console.error(args[0]);
+      return false;
+    }
+    for (const listener of list.slice()) {
+      try { listener.apply(this, args); } catch (error) { queueMicrotask(() => { throw error; }); }
+    }
+    return true;
+  }
+
+  /** Publishes `message` (string, Uint8Array or ArrayBuffer) to `topic`. */
+  async publishAsync(topic, message, options) {
+    await this._ready();
+    return this._core.publish(topic, message, options);
+  }
+  publish(topic, message, options, callback) {
+    if (typeof options === 'function') { callback = options; options = undefined; }
+    return settle(this.publishAsync(topic, message, options), callback, this);
+  }
+
+  /** Subscribes; resolves with the granted `[{ topic, qos }]`. */
+  async subscribeAsync(topics, options) {
+    await this._ready();
+    return this._core.subscribe(topics, options);
+  }
+  subscribe(topics, options, callback) {
+    if (typeof options === 'function') { callback = options; options = undefined; }
+    return settle(this.subscribeAsync(topics, options), callback, this);
+  }
+
+  async unsubscribeAsync(topics, options) {
+    await this._ready();
+    return this._core.unsubscribe(topics, options);
+  }
+  unsubscribe(topics, options, callback) {
+    if (typeof options === 'function') { callback = options; options = undefined; }
+    return settle(this.unsubscribeAsync(topics, options), callback, this);
+  }
+
+  /**
+   * Calls `handler(topic, payload, packet)` for messages whose topic matches `filter`
+   * (dispatched by the engine's topic trie). Returns a function that removes it.
+   */
+  handle(filter, handler) {
+    const add = () => this._core.addHandler(filter, handler);
+    if (this._core) add(); else this._started.then(add);
+    return () => this._core?.removeHandler(filter, handler);
+  }
+
+  /** Disconnects, stops reconnecting and releases the socket, timers and memory. */
+  async endAsync(force, options) {
+    if (this._ended) return;
+    this._ended = true;
+    await this._started.catch(() => {});
+    if (typeof window !== 'undefined') {
+      window.removeEventListener('online', this._onOnline);
+      window.removeEventListener('offline', this._onOffline);
+    }
+    const core = this._core;
+    if (core) {
+      const reasonCode = typeof options === 'object' && options ? options.reasonCode : undefined;
+      core.end(reasonCode);
+      this._core = null;
+      core.free();
+    } else {
+      this.emit('end');
+    }
+  }
+  end(force, options, callback) {
+    if (typeof force === 'function') { callback = force; force = undefined; }
+    if (typeof options === 'function') { callback = options; options = undefined; }
+    settle(this.endAsync(force, options), callback, this);
+    return this;
+  }
+
+  async _ready() {
+    await this._started;
+    if (!this._core) throw mqttError('CLIENT_ENDED', 'the client was ended');
+  }
+
+  _dispatch(type, args) {
+    if (type === 'messages') {
+      const batch = args[0];
+      for (let i = 0; i < batch.length; i += 6) {
+        const topic = batch[i];
+        const payload = batch[i + 1];
+        const packet = {
+          cmd: 'publish', topic, payload, qos: batch[i + 2], retain: batch[i + 3], dup: batch[i + 4],
+          properties: batch[i + 5],
+        };
+        this.emit('message', topic, payload, packet);
+      }
+      return;
+    }
+    this.emit(type, ...args);
+  }
+}
+
+function settle(promise, callback, client) {
+  if (typeof callback === 'function') {
+    promise.then((value) => callback(null, value), (error) => callback(error));
+    return client;
+  }
+  promise.catch((error) => client.emit('error', error));
+  return client;
+}
+
+function mqttError(code, message) {
+  const error = new Error(message);
+  error.name = 'MqttError';
+  error.code = code;
+  return error;
+}
+
+/** Creates a client and starts connecting; listen for 'connect' and 'error'. */
+export function connect(url, options) {
+  return new MqttClient(url, options);
+}
+
+/** Creates a client and resolves once it is connected (rejects if the first attempt fails). */
+export async function connectAsync(url, options) {
+  const client = new MqttClient(url, options);
+  await client._started;
+  if (!client._core) throw mqttError('CLIENT_ENDED', 'the client was ended');
+  try {
+    await client._core.ready();
+  } catch (error) {
+    await client.endAsync();
+    throw error;
+  }
+  return client;
+}
+
+export default { connect, connectAsync, MqttClient };

@@ -1,0 +1,844 @@
+//! The client: the engine driven by a WebSocket, a timer and JavaScript callers. All state
+//! sits in one `Inner` behind `Rc<RefCell<_>>`; the socket's and timer's callbacks hold only
+//! a `Weak` to it, so dropping the client frees everything. JavaScript is never called
+//! while the state is borrowed: a drive pass collects what to call, releases the borrow,
+//! then calls.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use bytes::Bytes;
+use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
+use mqttwire::client::{
+    Action, Client, DisconnectedBy, Event, Handle, PublishError, Router, State,
+};
+use mqttwire::topic::TopicFilter;
+use mqttwire::{
+    Properties, ProtocolVersion, Publish, ReasonCode, RetainHandling, Subscription,
+    SubscriptionOptions,
+};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use crate::convert::{self, Options};
+use crate::error::{error, invalid};
+use crate::platform::{Socket, SocketEvent, Timer, now};
+
+/// The engine bound to a WebSocket. The `mqttwire` JavaScript module wraps it in an
+/// MQTT.js-style client; use that rather than this class.
+#[wasm_bindgen(js_name = MqttCore)]
+pub struct Core {
+    inner: Rc<RefCell<Inner>>,
+}
+
+struct Inner {
+    url: String,
+    engine: Client,
+    socket: Option<Socket>,
+    timer: Option<Timer>,
+    emit: Function,
+    password_fn: Option<Function>,
+    pending: HashMap<Handle, Pending>,
+    ready: Vec<(Function, Function)>,
+    connected_once: bool,
+    router: Router<Function>,
+    /// The message being decoded, for handing payloads over as views of it.
+    current: Option<(ArrayBuffer, Bytes)>,
+    ended: bool,
+    this: Weak<RefCell<Inner>>,
+}
+
+/// A promise waiting for the engine.
+enum Pending {
+    Publish(Function, Function),
+    Subscribe(Function, Function, Vec<String>),
+    Unsubscribe(Function, Function),
+}
+
+/// JavaScript to call once the state is no longer borrowed.
+enum Call {
+    /// `emit(type, ...args)`: the function and its arguments, the type first.
+    Emit(Function, Array),
+    Resolve(Function, JsValue),
+    Reject(Function, JsValue),
+    Handler(Function, JsValue, JsValue, JsValue),
+    /// Ask the password function, then open the socket.
+    Password(Function),
+}
+
+#[wasm_bindgen(js_class = MqttCore)]
+impl Core {
+    /// Starts a client for `url`; `emit(type, ...args)` receives its events.
+    #[wasm_bindgen(constructor)]
+    pub fn new(url: String, options: JsValue, emit: Function) -> Result<Core, JsValue> {
+        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+            return Err(invalid("url must start with ws:// or wss://"));
+        }
+        let Options {
+            engine,
+            password_fn,
+        } = convert::options(&options)?;
+        let inner = Rc::new_cyclic(|this| {
+            RefCell::new(Inner {
+                url,
+                engine: Client::new(engine),
+                socket: None,
+                timer: None,
+                emit,
+                password_fn,
+                pending: HashMap::new(),
+                ready: Vec::new(),
+                connected_once: false,
+                router: Router::new(),
+                current: None,
+                ended: false,
+                this: this.clone(),
+            })
+        });
+        let _ = inner.borrow_mut().engine.connect(now());
+        drive(&inner);
+        Ok(Core { inner })
+    }
+
+    /// Resolves on the first CONNACK; rejects if the first attempt fails.
+    pub fn ready(&self) -> Promise {
+        let inner = self.inner.clone();
+        Promise::new(&mut |resolve, reject| {
+            let mut state = inner.borrow_mut();
+            if state.connected_once {
+                let _ = resolve.call0(&JsValue::NULL);
+            } else {
+                state.ready.push((resolve, reject));
+            }
+        })
+    }
+
+    /// Publishes; resolves when the message is written (QoS 0), acknowledged (QoS 1) or
+    /// complete (QoS 2).
+    pub fn publish(&self, topic: JsValue, payload: JsValue, options: JsValue) -> Promise {
+        match self.try_publish(&topic, &payload, &options) {
+            Ok(promise) => promise,
+            Err(e) => Promise::reject(&e),
+        }
+    }
+
+    /// Subscribes; resolves with `[{ topic, qos }]` (qos 128 for a refused filter).
+    pub fn subscribe(&self, filters: JsValue, options: JsValue) -> Promise {
+        match self.try_subscribe(&filters, &options) {
+            Ok(promise) => promise,
+            Err(e) => Promise::reject(&e),
+        }
+    }
+
+    /// Unsubscribes; resolves with the reason codes (5.0) or an empty array (3.1.1).
+    pub fn unsubscribe(&self, filters: JsValue, options: JsValue) -> Promise {
+        match self.try_unsubscribe(&filters, &options) {
+            Ok(promise) => promise,
+            Err(e) => Promise::reject(&e),
+        }
+    }
+
+    /// Disconnects (DISCONNECT if connected), stops reconnecting and releases the socket
+    /// and timer. Publishes still queued are rejected.
+    pub fn end(&self, reason_code: Option<u8>) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            if inner.ended {
+                return;
+            }
+            let code = ReasonCode(reason_code.unwrap_or(0));
+            inner.engine.disconnect(now(), code, Properties::new());
+        }
+        drive(&self.inner);
+        let calls = {
+            let mut inner = self.inner.borrow_mut();
+            inner.ended = true;
+            inner.timer = None;
+            let socket = inner.socket.take();
+            defer_drop(socket);
+            vec![inner.emit_call("end", &[])]
+        };
+        perform(calls);
+    }
+
+    /// Calls `handler(topic, payload, packet)` for messages matching `filter`, dispatched
+    /// through the engine's topic trie.
+    #[wasm_bindgen(js_name = addHandler)]
+    pub fn add_handler(&self, filter: &str, handler: Function) -> Result<(), JsValue> {
+        let filter =
+            TopicFilter::new(filter).map_err(|e| invalid(&format!("invalid topic filter: {e}")))?;
+        self.inner.borrow_mut().router.add(&filter, handler);
+        Ok(())
+    }
+
+    /// Removes `handler` from `filter` (every handler of `filter` when `handler` is absent).
+    #[wasm_bindgen(js_name = removeHandler)]
+    pub fn remove_handler(&self, filter: &str, handler: Option<Function>) -> Result<(), JsValue> {
+        let filter =
+            TopicFilter::new(filter).map_err(|e| invalid(&format!("invalid topic filter: {e}")))?;
+        let mut inner = self.inner.borrow_mut();
+        match handler {
+            Some(h) => drop(inner.router.remove_if(&filter, |f| *f == h)),
+            None => drop(inner.router.remove_filter(&filter)),
+        }
+        Ok(())
+    }
+
+    /// Tells the client whether the network is up (the window's online/offline events).
+    #[wasm_bindgen(js_name = setOnline)]
+    pub fn set_online(&self, online: bool) {
+        self.inner
+            .borrow_mut()
+            .engine
+            .set_network_available(now(), online);
+        drive(&self.inner);
+    }
+
+    /// True while connected.
+    #[wasm_bindgen(getter)]
+    pub fn connected(&self) -> bool {
+        self.inner.borrow().engine.is_connected()
+    }
+
+    /// True while waiting for or making a reconnect attempt.
+    #[wasm_bindgen(getter)]
+    pub fn reconnecting(&self) -> bool {
+        let inner = self.inner.borrow();
+        inner.connected_once
+            && matches!(
+                inner.engine.state(),
+                State::WaitingReconnect | State::Opening | State::AwaitingConnAck
+            )
+    }
+
+    /// Commands waiting to be sent.
+    #[wasm_bindgen(getter)]
+    pub fn queued(&self) -> usize {
+        self.inner.borrow().engine.queued()
+    }
+}
+
+impl Core {
+    fn try_publish(
+        &self,
+        topic: &JsValue,
+        payload: &JsValue,
+        options: &JsValue,
+    ) -> Result<Promise, JsValue> {
+        let mut publish = Publish::new(
+            convert::topic(topic)?,
+            convert::payload(payload, "payload")?,
+        );
+        for key in object_keys(options, "publish options")? {
+            let value = get(options, &key);
+            match key.as_str() {
+                "qos" => publish.qos = convert::qos(&value, "qos")?,
+                "retain" => {
+                    publish.retain = value
+                        .as_bool()
+                        .ok_or_else(|| invalid("option 'retain' must be true or false"))?
+                }
+                "dup" => {}
+                "properties" => publish.properties = convert::properties(&value, "properties")?,
+                _ => return Err(invalid(&format!("unknown publish option '{key}'"))),
+            }
+        }
+        let handle = {
+            let mut inner = self.inner.borrow_mut();
+            ensure_running(&inner)?;
+            inner
+                .engine
+                .publish(now(), publish)
+                .map_err(|e| client_error(&e))?
+        };
+        let promise = self.promise(handle, Pending::Publish);
+        drive(&self.inner);
+        Ok(promise)
+    }
+
+    fn try_subscribe(&self, filters: &JsValue, options: &JsValue) -> Result<Promise, JsValue> {
+        let mut defaults = SubscriptionOptions::default();
+        let mut properties = Properties::new();
+        for key in object_keys(options, "subscribe options")? {
+            let value = get(options, &key);
+            match key.as_str() {
+                "qos" => defaults.qos = convert::qos(&value, "qos")?,
+                "nl" => {
+                    defaults.no_local = value
+                        .as_bool()
+                        .ok_or_else(|| invalid("option 'nl' must be true or false"))?
+                }
+                "rap" => {
+                    defaults.retain_as_published = value
+                        .as_bool()
+                        .ok_or_else(|| invalid("option 'rap' must be true or false"))?
+                }
+                "rh" => {
+                    defaults.retain_handling = match value.as_f64() {
+                        Some(0.0) => RetainHandling::SendOnSubscribe,
+                        Some(1.0) => RetainHandling::SendIfNew,
+                        Some(2.0) => RetainHandling::DoNotSend,
+                        _ => return Err(invalid("option 'rh' must be 0, 1 or 2")),
+                    }
+                }
+                "properties" => properties = convert::properties(&value, "properties")?,
+                _ => return Err(invalid(&format!("unknown subscribe option '{key}'"))),
+            }
+        }
+        let mut subscriptions = Vec::new();
+        let mut names = Vec::new();
+        let mut add = |name: String, options: SubscriptionOptions| -> Result<(), JsValue> {
+            let filter = TopicFilter::new(name.clone()).map_err(|e| {
+                error(
+                    "INVALID_TOPIC",
+                    &format!("invalid topic filter '{name}': {e}"),
+                    Some(0x8F),
+                )
+            })?;
+            subscriptions.push(Subscription { filter, options });
+            names.push(name);
+            Ok(())
+        };
+        if let Some(one) = filters.as_string() {
+            add(one, defaults)?;
+        } else if Array::is_array(filters) {
+            for f in Array::from(filters).iter() {
+                add(
+                    f.as_string()
+                        .ok_or_else(|| invalid("topic filters must be strings"))?,
+                    defaults,
+                )?;
+            }
+        } else {
+            // MQTT.js's { filter: { qos } } form.
+            for name in object_keys(filters, "topic filters")? {
+                let per = get(filters, &name);
+                let qos = convert::qos(&get(&per, "qos"), "qos")?;
+                add(name, SubscriptionOptions { qos, ..defaults })?;
+            }
+        }
+        let handle = {
+            let mut inner = self.inner.borrow_mut();
+            ensure_running(&inner)?;
+            inner
+                .engine
+                .subscribe(now(), subscriptions, properties)
+                .map_err(|e| client_error(&e))?
+        };
+        let promise = self.promise(handle, move |res, rej| Pending::Subscribe(res, rej, names));
+        drive(&self.inner);
+        Ok(promise)
+    }
+
+    fn try_unsubscribe(&self, filters: &JsValue, options: &JsValue) -> Result<Promise, JsValue> {
+        let mut properties = Properties::new();
+        for key in object_keys(options, "unsubscribe options")? {
+            match key.as_str() {
+                "properties" => {
+                    properties = convert::properties(&get(options, &key), "properties")?
+                }
+                _ => return Err(invalid(&format!("unknown unsubscribe option '{key}'"))),
+            }
+        }
+        let list: Vec<JsValue> = if Array::is_array(filters) {
+            Array::from(filters).to_vec()
+        } else {
+            vec![filters.clone()]
+        };
+        let mut parsed = Vec::new();
+        for f in list {
+            let name = f
+                .as_string()
+                .ok_or_else(|| invalid("topic filters must be strings"))?;
+            parsed.push(TopicFilter::new(name).map_err(|e| {
+                error(
+                    "INVALID_TOPIC",
+                    &format!("invalid topic filter: {e}"),
+                    Some(0x8F),
+                )
+            })?);
+        }
+        let handle = {
+            let mut inner = self.inner.borrow_mut();
+            ensure_running(&inner)?;
+            inner
+                .engine
+                .unsubscribe(now(), parsed, properties)
+                .map_err(|e| client_error(&e))?
+        };
+        let promise = self.promise(handle, Pending::Unsubscribe);
+        drive(&self.inner);
+        Ok(promise)
+    }
+
+    fn promise(&self, handle: Handle, make: impl FnOnce(Function, Function) -> Pending) -> Promise {
+        let mut make = Some(make);
+        let inner = self.inner.clone();
+        Promise::new(&mut |resolve, reject| {
+            if let Some(make) = make.take() {
+                inner
+                    .borrow_mut()
+                    .pending
+                    .insert(handle, make(resolve, reject));
+            }
+        })
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        if let Ok(mut inner) = self.inner.try_borrow_mut() {
+            inner
+                .engine
+                .disconnect(now(), ReasonCode::SUCCESS, Properties::new());
+            inner.ended = true;
+            inner.timer = None;
+            let socket = inner.socket.take();
+            defer_drop(socket);
+        }
+    }
+}
+
+fn ensure_running(inner: &Inner) -> Result<(), JsValue> {
+    if inner.ended {
+        return Err(error("CLIENT_ENDED", "the client was ended", None));
+    }
+    Ok(())
+}
+
+fn client_error(e: &mqttwire::client::ClientError) -> JsValue {
+    use mqttwire::client::ClientError as E;
+    let (code, reason) = match e {
+        E::QueueFull(_) => ("QUEUE_FULL", None),
+        E::QoSNotSupported { .. } => ("QOS_NOT_SUPPORTED", Some(0x9B)),
+        E::RetainNotSupported => ("RETAIN_NOT_SUPPORTED", Some(0x9A)),
+        E::PacketTooLarge { .. } => ("PACKET_TOO_LARGE", Some(0x95)),
+        E::Invalid(_) => ("INVALID_PACKET", None),
+        _ => ("CLIENT_ERROR", None),
+    };
+    error(code, &e.to_string(), reason)
+}
+
+fn publish_error(e: &PublishError) -> JsValue {
+    let (code, reason) = match e {
+        PublishError::Refused(r) => ("PUBLISH_REFUSED", Some(r.0)),
+        PublishError::DroppedOffline => ("DROPPED_OFFLINE", None),
+        PublishError::SessionLost => ("SESSION_LOST", None),
+        PublishError::PacketTooLarge { .. } => ("PACKET_TOO_LARGE", Some(0x95)),
+        _ => ("CLIENT_ENDED", None),
+    };
+    error(code, &e.to_string(), reason)
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn object_keys(v: &JsValue, what: &str) -> Result<Vec<String>, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Vec::new());
+    }
+    if !v.is_object() || Array::is_array(v) {
+        return Err(invalid(&format!("{what} must be an object")));
+    }
+    Ok(Object::keys(v.unchecked_ref::<Object>())
+        .iter()
+        .filter_map(|k| k.as_string())
+        .collect())
+}
+
+/// Drops a socket or timer after the current JavaScript callback returned, since the
+/// callback may be one of its own.
+fn defer_drop<T: 'static>(value: T) {
+    wasm_bindgen_futures::spawn_local(async move { drop(value) });
+}
+
+/// Runs the engine's outputs until it has nothing more to say, then arms the timer.
+fn drive(rc: &Rc<RefCell<Inner>>) {
+    loop {
+        let calls = rc.borrow_mut().step();
+        if calls.is_empty() {
+            break;
+        }
+        for call in calls {
+            if let Call::Password(f) = call {
+                ask_password(rc, f);
+            } else {
+                perform(vec![call]);
+            }
+        }
+    }
+    rc.borrow_mut().arm_timer();
+}
+
+fn perform(calls: Vec<Call>) {
+    for call in calls {
+        // An exception thrown by application code must not stop the client: it is dropped
+        // here, as an event emitter would let it reach the console.
+        let _ = match call {
+            Call::Emit(f, args) => f.apply(&JsValue::NULL, &args),
+            Call::Resolve(f, v) | Call::Reject(f, v) => f.call1(&JsValue::NULL, &v),
+            Call::Handler(f, topic, payload, packet) => {
+                f.call3(&JsValue::NULL, &topic, &payload, &packet)
+            }
+            Call::Password(_) => Ok(JsValue::UNDEFINED),
+        };
+    }
+}
+
+/// Calls the password function (it may return a promise), then opens the socket.
+fn ask_password(rc: &Rc<RefCell<Inner>>, f: Function) {
+    let weak = Rc::downgrade(rc);
+    let result = f.call0(&JsValue::NULL);
+    wasm_bindgen_futures::spawn_local(async move {
+        let value = match result {
+            Ok(v) if v.has_type::<Promise>() => {
+                wasm_bindgen_futures::JsFuture::from(v.unchecked_into::<Promise>()).await
+            }
+            other => other,
+        };
+        let Some(rc) = weak.upgrade() else { return };
+        {
+            let mut inner = rc.borrow_mut();
+            if inner.ended {
+                return;
+            }
+            match value.ok().and_then(|v| v.as_string()) {
+                Some(password) => {
+                    let username = inner.engine.options().username.clone();
+                    inner
+                        .engine
+                        .set_credentials(username, Some(Bytes::from(password)));
+                    inner.open_socket();
+                }
+                None => {
+                    // No password this time: count it as a failed attempt.
+                    let e = error(
+                        "PASSWORD_FUNCTION",
+                        "the password function did not give a string",
+                        None,
+                    );
+                    let call = inner.emit_call("error", &[e]);
+                    inner.engine.handle_connection_lost(now());
+                    drop(inner);
+                    perform(vec![call]);
+                }
+            }
+        }
+        drive(&rc);
+    });
+}
+
+fn on_socket_event(rc: &Rc<RefCell<Inner>>, event: SocketEvent) {
+    {
+        let mut inner = rc.borrow_mut();
+        let t = now();
+        match event {
+            SocketEvent::Open(protocol) => {
+                if protocol != "mqtt" && protocol != "mqttv3.1" && !protocol.is_empty() {
+                    let socket = inner.socket.take();
+                    defer_drop(socket);
+                    inner.engine.handle_connection_lost(t);
+                } else {
+                    inner.engine.handle_connection_opened(t);
+                }
+            }
+            SocketEvent::Message(buffer) => {
+                let bytes = Bytes::from(Uint8Array::new(&buffer).to_vec());
+                inner.current = Some((buffer, bytes.clone()));
+                inner.engine.handle_bytes_owned(t, bytes);
+                // A late timer (a throttled background tab) catches up here.
+                inner.engine.handle_timeout(t);
+            }
+            SocketEvent::Text => {
+                let socket = inner.socket.take();
+                defer_drop(socket);
+                inner.engine.handle_connection_lost(t);
+            }
+            SocketEvent::Closed => {
+                let socket = inner.socket.take();
+                defer_drop(socket);
+                inner.engine.handle_connection_lost(t);
+            }
+        }
+    }
+    drive(rc);
+    rc.borrow_mut().current = None;
+}
+
+impl Inner {
+    fn emit_call(&self, name: &'static str, args: &[JsValue]) -> Call {
+        let array = Array::new();
+        array.push(&JsValue::from_str(name));
+        for a in args {
+            array.push(a);
+        }
+        Call::Emit(self.emit.clone(), array)
+    }
+
+    fn open_socket(&mut self) {
+        let weak = self.this.clone();
+        let handler = move |event: SocketEvent| {
+            if let Some(rc) = weak.upgrade() {
+                on_socket_event(&rc, event);
+            }
+        };
+        match Socket::open(&self.url, handler) {
+            Ok(socket) => self.socket = Some(socket),
+            Err(_) => self.engine.handle_connection_lost(now()),
+        }
+    }
+
+    fn arm_timer(&mut self) {
+        if self.ended {
+            self.timer = None;
+            return;
+        }
+        let Some(at) = self.engine.poll_timeout() else {
+            self.timer = None;
+            return;
+        };
+        let weak = self.this.clone();
+        let delay = at.saturating_sub(now());
+        let old = self.timer.replace(Timer::new(delay, move || {
+            if let Some(rc) = weak.upgrade() {
+                let old = rc.borrow_mut().timer.take();
+                defer_drop(old);
+                rc.borrow_mut().engine.handle_timeout(now());
+                drive(&rc);
+            }
+        }));
+        defer_drop(old);
+    }
+
+    /// One pass over the engine's outputs: sends bytes, carries out actions, and turns
+    /// events into calls for after the borrow.
+    fn step(&mut self) -> Vec<Call> {
+        let mut calls = Vec::new();
+        while let Some(bytes) = self.engine.poll_transmit() {
+            if let Some(socket) = &self.socket
+                && socket.send(&bytes).is_err()
+            {
+                let socket = self.socket.take();
+                defer_drop(socket);
+                self.engine.handle_connection_lost(now());
+            }
+        }
+        while let Some(action) = self.engine.poll_action() {
+            match action {
+                Action::Open { attempt } => {
+                    if attempt > 0 || self.connected_once {
+                        calls.push(self.emit_call("reconnect", &[]));
+                    }
+                    match self.password_fn.clone() {
+                        Some(f) => calls.push(Call::Password(f)),
+                        None => self.open_socket(),
+                    }
+                }
+                Action::Close => {
+                    let socket = self.socket.take();
+                    defer_drop(socket);
+                }
+                _ => {}
+            }
+        }
+        let batch = Array::new();
+        while let Some(event) = self.engine.poll_event() {
+            self.event(event, &batch, &mut calls);
+        }
+        if batch.length() > 0 {
+            calls.insert(0, self.emit_call("messages", &[batch.into()]));
+        }
+        calls
+    }
+
+    fn event(&mut self, event: Event, batch: &Array, calls: &mut Vec<Call>) {
+        match event {
+            Event::Connected {
+                session_present,
+                properties,
+            } => {
+                self.connected_once = true;
+                for (resolve, _) in self.ready.drain(..) {
+                    calls.push(Call::Resolve(resolve, JsValue::UNDEFINED));
+                }
+                let connack = Object::new();
+                let _ = Reflect::set(&connack, &"sessionPresent".into(), &session_present.into());
+                let _ = Reflect::set(&connack, &"reasonCode".into(), &0.into());
+                let _ = Reflect::set(
+                    &connack,
+                    &"properties".into(),
+                    &convert::properties_to_js(&properties),
+                );
+                calls.push(self.emit_call("connect", &[connack.into()]));
+            }
+            Event::Message(publish) => {
+                let topic = JsValue::from_str(&publish.topic);
+                let payload = self.payload_view(&publish.payload);
+                let properties = convert::properties_to_js(&publish.properties);
+                let mut matched = Vec::new();
+                self.router
+                    .route(&publish.topic, |_, handler| matched.push(handler.clone()));
+                if !matched.is_empty() {
+                    let packet = Object::new();
+                    let _ = Reflect::set(&packet, &"qos".into(), &(publish.qos as u8).into());
+                    let _ = Reflect::set(&packet, &"retain".into(), &publish.retain.into());
+                    let _ = Reflect::set(&packet, &"properties".into(), &properties);
+                    for handler in matched {
+                        calls.push(Call::Handler(
+                            handler,
+                            topic.clone(),
+                            payload.clone(),
+                            packet.clone().into(),
+                        ));
+                    }
+                }
+                batch.push(&topic);
+                batch.push(&payload);
+                batch.push(&(publish.qos as u8).into());
+                batch.push(&publish.retain.into());
+                batch.push(&publish.dup.into());
+                batch.push(&properties);
+            }
+            Event::PublishComplete {
+                handle,
+                reason_code,
+            } => {
+                if let Some(Pending::Publish(resolve, _)) = self.pending.remove(&handle) {
+                    let result = Object::new();
+                    let _ = Reflect::set(&result, &"reasonCode".into(), &reason_code.0.into());
+                    calls.push(Call::Resolve(resolve, result.into()));
+                }
+            }
+            Event::PublishFailed { handle, error: e } => {
+                if let Some(Pending::Publish(_, reject)) = self.pending.remove(&handle) {
+                    calls.push(Call::Reject(reject, publish_error(&e)));
+                }
+            }
+            Event::Subscribed {
+                handle: Some(handle),
+                reason_codes,
+            } => {
+                if let Some(Pending::Subscribe(resolve, _, names)) = self.pending.remove(&handle) {
+                    let granted = Array::new();
+                    for (name, code) in names.iter().zip(&reason_codes) {
+                        let g = Object::new();
+                        let _ = Reflect::set(&g, &"topic".into(), &JsValue::from_str(name));
+                        let qos = if code.is_error() { 128 } else { code.0 };
+                        let _ = Reflect::set(&g, &"qos".into(), &qos.into());
+                        granted.push(&g);
+                    }
+                    calls.push(Call::Resolve(resolve, granted.into()));
+                }
+            }
+            Event::Unsubscribed {
+                handle,
+                reason_codes,
+            } => {
+                if let Some(Pending::Unsubscribe(resolve, _)) = self.pending.remove(&handle) {
+                    let codes: Array = reason_codes.iter().map(|c| JsValue::from(c.0)).collect();
+                    calls.push(Call::Resolve(resolve, codes.into()));
+                }
+            }
+            Event::RequestFailed { handle } => {
+                if let Some(Pending::Subscribe(_, reject, _) | Pending::Unsubscribe(_, reject)) =
+                    self.pending.remove(&handle)
+                {
+                    calls.push(Call::Reject(
+                        reject,
+                        error("CLIENT_ENDED", "the client was ended", None),
+                    ));
+                }
+            }
+            Event::Disconnected {
+                by,
+                reason_code,
+                properties,
+            } => {
+                if by == DisconnectedBy::Server
+                    && self.engine.options().version == ProtocolVersion::V5
+                {
+                    let packet = Object::new();
+                    let _ = Reflect::set(&packet, &"reasonCode".into(), &reason_code.0.into());
+                    let _ = Reflect::set(
+                        &packet,
+                        &"properties".into(),
+                        &convert::properties_to_js(&properties),
+                    );
+                    calls.push(self.emit_call("disconnect", &[packet.into()]));
+                }
+                if !self.connected_once && !self.ready.is_empty() {
+                    let e = error(
+                        "CONNECT_FAILED",
+                        &format!("could not connect: {reason_code}"),
+                        Some(reason_code.0).filter(|c| *c != 0x80),
+                    );
+                    for (_, reject) in self.ready.drain(..) {
+                        calls.push(Call::Reject(reject, e.clone()));
+                    }
+                    if by == DisconnectedBy::Server {
+                        calls.push(self.emit_call("error", &[e]));
+                    }
+                }
+                calls.push(self.emit_call("close", &[]));
+                if by != DisconnectedBy::Client {
+                    calls.push(self.emit_call("offline", &[]));
+                }
+            }
+            Event::ProtocolError {
+                reason_code,
+                violation,
+            } => {
+                let e = error(
+                    "PROTOCOL_ERROR",
+                    &violation.to_string(),
+                    Some(reason_code.0),
+                );
+                calls.push(self.emit_call("error", &[e]));
+            }
+            Event::ReconnectGaveUp => {
+                let e = error(
+                    "RECONNECT_GAVE_UP",
+                    "gave up reconnecting after the maximum number of attempts",
+                    None,
+                );
+                calls.push(self.emit_call("error", &[e]));
+                calls.push(self.emit_call("end", &[]));
+            }
+            Event::Auth {
+                reason_code,
+                properties,
+            } => {
+                let packet = Object::new();
+                let _ = Reflect::set(&packet, &"reasonCode".into(), &reason_code.0.into());
+                let _ = Reflect::set(
+                    &packet,
+                    &"properties".into(),
+                    &convert::properties_to_js(&properties),
+                );
+                calls.push(self.emit_call("auth", &[packet.into()]));
+            }
+            _ => {}
+        }
+    }
+
+    /// The payload as a `Uint8Array` view of the received message when it lies inside it
+    /// (no copy); otherwise a copy (a packet that spanned several messages).
+    fn payload_view(&self, payload: &Bytes) -> JsValue {
+        if let Some((buffer, base)) = &self.current {
+            let start = payload.as_ptr() as usize;
+            let base_start = base.as_ptr() as usize;
+            if start >= base_start && start + payload.len() <= base_start + base.len() {
+                let offset = (start - base_start) as u32;
+                return Uint8Array::new_with_byte_offset_and_length(
+                    buffer,
+                    offset,
+                    payload.len() as u32,
+                )
+                .into();
+            }
+        }
+        Uint8Array::from(&payload[..]).into()
+    }
+}
