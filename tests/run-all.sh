@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test of mqttwire, as CI runs them: formatting, lints, all unit, property and
 # integration tests (against a real mosquitto), the engine tests again on wasm32 in
-# headless Chromium, and the protocol crate built for wasm32. Installs what is missing
-# first (tests/setup.sh).
+# headless Chromium, the browser client in Chromium against mosquitto and the bridge, and
+# the protocol crate built for wasm32. Installs what is missing first (tests/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +22,19 @@ cargo test --workspace --locked
 step "engine tests on wasm32 in headless Chromium"
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
   cargo test -p mqttwire --target wasm32-unknown-unknown --locked --test engine
+
+step "the browser client in headless Chromium against mosquitto and mqttwire-bridge"
+cargo build -q -p mqttwire-tests --bin test-servers --locked
+servers_out=$(mktemp)
+# The servers run until their standard input closes: a pipe held open by this shell.
+exec 7> >(./target/debug/test-servers > "$servers_out")
+servers_pid=$!
+trap 'exec 7>&-; wait "$servers_pid" 2>/dev/null || true; rm -f "$servers_out"' EXIT
+for _ in $(seq 100); do grep -q MQTTWIRE_BRIDGE_WS "$servers_out" && break; sleep 0.1; done
+grep -q MQTTWIRE_BRIDGE_WS "$servers_out" || { echo "test servers did not start" >&2; exit 1; }
+export $(grep '^MQTTWIRE_' "$servers_out" | xargs)
+CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
+  cargo test -p client-wasm --target wasm32-unknown-unknown --locked --test browser
 
 step "cargo build -p mqttwire --target wasm32-unknown-unknown"
 cargo build -p mqttwire --target wasm32-unknown-unknown --locked

@@ -53,7 +53,7 @@ function waitFor (id, what) {
 // ---------------------------------------------------------------------------
 
 /** Connects MQTT.js 5 with the options every path shares; rejects after timeoutMs. */
-function connect (url, clientId, { noSubprotocol = false, timeoutMs = 10_000 } = {}) {
+function connect (url, clientId, { noSubprotocol = false, nagle = false, timeoutMs = 10_000 } = {}) {
   const options = {
     clientId,
     protocolVersion: 4, // MQTT 3.1.1, MQTT.js's default
@@ -71,7 +71,15 @@ function connect (url, clientId, { noSubprotocol = false, timeoutMs = 10_000 } =
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(url, options)
     const timer = setTimeout(() => { client.end(true); reject(new Error(`connect to ${url} timed out`)) }, timeoutMs)
-    client.once('connect', () => { clearTimeout(timer); client.removeAllListeners('error'); client.on('error', () => {}); resolve(client) })
+    client.once('connect', () => {
+      clearTimeout(timer)
+      client.removeAllListeners('error')
+      client.on('error', () => {})
+      // `ws` sets TCP_NODELAY on every WebSocket; MQTT.js's TCP transport does not.
+      // Unless asked to keep Nagle, give the TCP client the same socket option.
+      if (!nagle && typeof client.stream?.setNoDelay === 'function') client.stream.setNoDelay(true)
+      resolve(client)
+    })
     client.once('error', (err) => { clearTimeout(timer); client.end(true); reject(err) })
     client.once('close', () => { clearTimeout(timer); reject(new Error(`connection to ${url} closed before CONNACK`)) })
   })
@@ -95,8 +103,8 @@ function end (client) {
   })
 }
 
-async function sub ({ id, url, topic, qos, n, capMs, noSubprotocol }) {
-  const client = await connect(url, `bench-sub-${process.pid}-${id}`, { noSubprotocol })
+async function sub ({ id, url, topic, qos, n, capMs, noSubprotocol, nagle }) {
+  const client = await connect(url, `bench-sub-${process.pid}-${id}`, { noSubprotocol, nagle })
   let count = 0
   let lastNs = 0n
   let finish
@@ -118,8 +126,8 @@ async function sub ({ id, url, topic, qos, n, capMs, noSubprotocol }) {
   send({ id, ev: 'closed' })
 }
 
-async function pub ({ id, url, topic, qos, n, size, capMs, window, noSubprotocol }) {
-  const client = await connect(url, `bench-pub-${process.pid}-${id}`, { noSubprotocol })
+async function pub ({ id, url, topic, qos, n, size, capMs, window, noSubprotocol, nagle }) {
+  const client = await connect(url, `bench-pub-${process.pid}-${id}`, { noSubprotocol, nagle })
   const payload = Buffer.alloc(size, 0x61)
   let closed = false
   client.on('close', () => { closed = true })
@@ -193,11 +201,16 @@ function publishQos1 (client, topic, payload, n, window, deadline, isClosed) {
   })
 }
 
-async function rtt ({ id, url, topic, n, size, capMs, noSubprotocol }) {
-  const client = await connect(url, `bench-rtt-${process.pid}-${id}`, { noSubprotocol })
-  const payload = Buffer.alloc(size, 0x62)
+async function rtt ({ id, url, topic, n, size, capMs, noSubprotocol, nagle }) {
+  const client = await connect(url, `bench-rtt-${process.pid}-${id}`, { noSubprotocol, nagle })
+  // Each round trip's payload starts with its sequence number: a late message from a
+  // lost round trip cannot end a later one.
+  const payload = Buffer.alloc(Math.max(size, 4), 0x62)
+  let seq = 0
   let arrived = null
-  client.on('message', () => { if (arrived) { const f = arrived; arrived = null; f() } })
+  client.on('message', (_topic, message) => {
+    if (arrived && message.length >= 4 && message.readUInt32BE(0) === seq) { const f = arrived; arrived = null; f() }
+  })
   await subscribe(client, topic, 0)
   const samples = [] // microseconds
   const startNs = now()
@@ -206,6 +219,8 @@ async function rtt ({ id, url, topic, n, size, capMs, noSubprotocol }) {
   let lost = 0
   while (samples.length < n) {
     if (now() > deadline) { timedOut = true; break }
+    seq = (seq + 1) >>> 0
+    payload.writeUInt32BE(seq, 0)
     const t0 = now()
     const ok = await new Promise((resolve) => {
       const timer = setTimeout(() => { arrived = null; resolve(false) }, 2000)

@@ -81,7 +81,7 @@ pub struct ClientOptions {
 impl ClientOptions {
     /// Options with safe defaults: clean start, keep alive 60 s, CONNACK timeout 30 s,
     /// reconnect between 1 s and 30 s, resubscribe and resend on, 1,000 queued commands,
-    /// 20 messages in flight on 3.1.1 (the server's limit on 5.0), 1 MiB packets, 64
+    /// 20 messages in flight on 3.1.1 (the server's limit on 5.0), 16 MiB packets, 64
     /// inbound topic aliases.
     pub fn new(version: ProtocolVersion, client_id: impl Into<ByteString>) -> ClientOptions {
         ClientOptions {
@@ -106,7 +106,7 @@ impl ClientOptions {
             max_queued: 1_000,
             offline_qos0: OfflineQos0::Queue,
             receive_maximum: 65_535,
-            max_packet_size: 1 << 20,
+            max_packet_size: 16 << 20,
             topic_alias_maximum: 64,
             outbound_topic_aliases: false,
         }

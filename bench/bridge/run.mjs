@@ -1,0 +1,1041 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//
+// Bridge benchmark: mqttwire-bridge against mosquitto's own WebSocket listener,
+// websocat and (optionally) websockify, with direct TCP as the limit, all in
+// front of the same mosquitto, in one run on this machine.
+//
+//   node bench/bridge/run.mjs [--quick] [--runs N] [--no-websockify] ...
+//   (or: cd bench && npm run bridge [-- --quick])
+//
+// See ./README.md for what is measured and how to read the report. The report
+// goes to stdout and bench/results/bridge.md, the raw numbers to
+// bench/results/bridge.json; progress goes to stderr.
+//
+// Exit status: 0 when every required path was measured (whether or not the
+// targets are met), 1 on a harness failure (a required path broken, a process
+// that would not start), 2 on a usage error.
+
+import { execFileSync, fork, spawn, spawnSync } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import { dirname, join } from 'node:path'
+import process from 'node:process'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const BRIDGE_DIR = dirname(fileURLToPath(import.meta.url))
+const BENCH_DIR = dirname(BRIDGE_DIR)
+const REPO_DIR = dirname(BENCH_DIR)
+const RESULTS_DIR = join(BENCH_DIR, 'results')
+const WORKER = join(BRIDGE_DIR, 'worker.mjs')
+const VENV = join(BENCH_DIR, '.venv')
+
+const MOSQUITTO = '/usr/sbin/mosquitto'
+/** Newest websocat 1.x (`cargo info websocat@1`, 2026-11); 4.x is an alpha rewrite. */
+const WEBSOCAT_VERSION = '1.14.1'
+const BRIDGE_BIN = join(REPO_DIR, 'target', 'release', 'mqttwire-bridge')
+const PAYLOAD = 64
+
+/** Workload sizes. `full` is the issue's workload; `quick` is a smoke test only. */
+const PROFILES = {
+  full: {
+    runs: 5,
+    qos0: 100_000,
+    qos1: 20_000,
+    rtt: 2_000,
+    idle: 2_000,
+    idleRuns: 5,
+    throughputCapMs: 10_000,
+    rttCapMs: 6_000,
+    warmup: { qos0: 10_000, rtt: 100 }
+  },
+  quick: {
+    runs: 1,
+    qos0: 10_000,
+    qos1: 2_000,
+    rtt: 200,
+    idle: 200,
+    idleRuns: 1,
+    throughputCapMs: 3_000,
+    rttCapMs: 2_000,
+    warmup: { qos0: 1_000, rtt: 20 }
+  }
+}
+const PATH_KEYS = ['tcp', 'mosquitto-ws', 'websocat', 'bridge', 'websockify']
+const QOS1_WINDOW = 1000
+const IDLE_CONCURRENCY = 50
+
+/** Targets from issue 4 ("Speed") and issue 7, for mqttwire-bridge. */
+const TARGETS = {
+  vsMosquittoWs: 1,
+  vsWebsocat: 3,
+  p50OverTcpMs: 0.1,
+  idleKiB: 20,
+  aimVsTcp: 0.9
+}
+
+class HarnessError extends Error {}
+const log = (msg) => process.stderr.write(`[bench:bridge] ${msg}\n`)
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+// ---------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------
+
+const USAGE = `usage: node bench/bridge/run.mjs [options]
+
+  --quick            small workload, 1 run: a smoke test, numbers NOT comparable
+  --runs N           runs per path and measurement (default 5, minimum 5 unless --quick)
+  --websockify       include websockify, installing it into bench/.venv if missing
+  --no-websockify    leave websockify out (default: included when bench/.venv has it)
+  --no-build         do not run 'cargo build --release -p ws-bridge' (use the binary as is)
+  --skip-idle        leave out the idle-connection memory measurement
+  --paths LIST       only these paths, comma-separated keys: ${PATH_KEYS.join(',')}
+  --tcp-nagle        leave Nagle on for the direct-TCP MQTT.js clients (MQTT.js's default;
+                     by default the harness sets TCP_NODELAY, as \`ws\` does for WebSockets)
+  --help             show this help
+
+Needs ${MOSQUITTO} (Debian mosquitto 2.0.11), node >= 20 with 'npm ci' done in bench/,
+cargo (builds the bridge; installs websocat ${WEBSOCAT_VERSION} once if 'websocat' is absent:
+do not start it while another cargo command runs), and ~5,000 file descriptors
+(ulimit -n; raised to the hard limit for the processes it starts).`
+
+function parseCli () {
+  let values
+  try {
+    ({ values } = parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        runs: { type: 'string' },
+        websockify: { type: 'boolean' },
+        'no-websockify': { type: 'boolean', default: false },
+        'no-build': { type: 'boolean', default: false },
+        'skip-idle': { type: 'boolean', default: false },
+        paths: { type: 'string' },
+        'tcp-nagle': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false }
+      },
+      strict: true
+    }))
+  } catch (err) {
+    process.stderr.write(`${err.message}\n\n${USAGE}\n`)
+    process.exit(2)
+  }
+  if (values.help) { process.stdout.write(`${USAGE}\n`); process.exit(0) }
+  const profile = { ...PROFILES[values.quick ? 'quick' : 'full'] }
+  if (values.runs !== undefined) {
+    const runs = Number(values.runs)
+    if (!Number.isInteger(runs) || runs < 1 || (!values.quick && runs < 5) || runs > 50) {
+      process.stderr.write(`--runs must be an integer from ${values.quick ? 1 : 5} to 50\n`)
+      process.exit(2)
+    }
+    profile.runs = runs
+    profile.idleRuns = values.quick ? Math.min(runs, profile.idleRuns) : runs
+  }
+  if (values.websockify && values['no-websockify']) {
+    process.stderr.write('--websockify and --no-websockify exclude each other\n')
+    process.exit(2)
+  }
+  let only = null
+  if (values.paths !== undefined) {
+    only = values.paths.split(',').map((x) => x.trim()).filter(Boolean)
+    const unknown = only.filter((k) => !PATH_KEYS.includes(k))
+    if (!only.length || unknown.length) {
+      process.stderr.write(`--paths: unknown ${unknown.join(', ') || '(empty)'}; use ${PATH_KEYS.join(',')}\n`)
+      process.exit(2)
+    }
+    if (only.includes('websockify') && values['no-websockify']) {
+      process.stderr.write('--paths websockify and --no-websockify exclude each other\n')
+      process.exit(2)
+    }
+  }
+  return {
+    only,
+    tcpNagle: values['tcp-nagle'],
+    quick: values.quick,
+    profile,
+    websockify: values.websockify ? 'install' : values['no-websockify'] ? 'no' : 'if-present',
+    build: !values['no-build'],
+    idle: !values['skip-idle']
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Child processes: every one is tracked and stopped, also on error and signals
+// ---------------------------------------------------------------------------
+
+const children = new Set()
+let tmpDir = null
+
+/**
+ * Starts a long-running process with the file-descriptor limit raised to the hard
+ * limit (through `sh -c ... exec`, so the pid is the program's own), stdout and
+ * stderr to a log file in the temp dir.
+ */
+function startProcess (name, cmd, args, { env } = {}) {
+  const logFile = join(tmpDir, `${name}.log`)
+  const fd = openSync(logFile, 'a')
+  const child = spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', cmd, ...args], {
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, ...env }
+  })
+  closeSync(fd)
+  const proc = { name, child, pid: child.pid, logFile, exited: false, exitCode: null }
+  child.on('exit', (code, signal) => { proc.exited = true; proc.exitCode = code ?? signal; children.delete(proc) })
+  child.on('error', (err) => { proc.exited = true; proc.exitCode = String(err); children.delete(proc) })
+  children.add(proc)
+  return proc
+}
+
+/** SIGTERM, then SIGKILL after a grace period; resolves once the process is gone. */
+async function stopProcess (proc, graceMs = 2000) {
+  if (!proc || proc.exited) return
+  const gone = new Promise((resolve) => proc.child.once('exit', resolve))
+  try { proc.child.kill('SIGTERM') } catch {}
+  const timer = setTimeout(() => { try { proc.child.kill('SIGKILL') } catch {} }, graceMs)
+  await Promise.race([gone, sleep(graceMs + 2000)])
+  clearTimeout(timer)
+}
+
+function logTail (proc, lines = 15) {
+  try {
+    return readFileSync(proc.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  } catch { return '(no log)' }
+}
+
+async function stopAll () {
+  await Promise.all([...children].map((p) => stopProcess(p)))
+  for (const w of workers) w.kill()
+}
+
+function cleanupSync () {
+  for (const p of children) { try { process.kill(p.pid, 'SIGKILL') } catch {} }
+  for (const w of workers) w.kill()
+  if (tmpDir) { try { rmSync(tmpDir, { recursive: true, force: true }) } catch {} }
+}
+process.on('exit', cleanupSync)
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    log(`${signal}: stopping everything`)
+    stopAll().finally(() => process.exit(130))
+  })
+}
+
+// ---------------------------------------------------------------------------
+// Client workers (./worker.mjs): one publisher and one subscriber process
+// ---------------------------------------------------------------------------
+
+const workers = new Set()
+let nextId = 1
+
+class Worker {
+  constructor (name) {
+    this.name = name
+    this.proc = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], cwd: BENCH_DIR })
+    this.pid = this.proc.pid
+    this.inbox = new Map() // id -> { queue, waiter }
+    this.dead = null
+    this.proc.on('message', (msg) => {
+      const box = this.inbox.get(msg.id)
+      if (!box) return
+      box.queue.push(msg)
+      box.wake?.()
+    })
+    this.proc.on('exit', (code, signal) => {
+      this.dead = `worker ${name} exited (${code ?? signal})`
+      workers.delete(this)
+      for (const box of this.inbox.values()) box.wake?.()
+    })
+    workers.add(this)
+  }
+
+  /** Sends a command; returns a conversation to await its events. */
+  start (msg) {
+    const id = nextId++
+    this.inbox.set(id, { queue: [] })
+    this.proc.send({ ...msg, id })
+    return {
+      id,
+      send: (op) => { if (!this.dead) this.proc.send({ op, id }) },
+      expect: (ev, timeoutMs) => this.expect(id, ev, timeoutMs),
+      forget: () => this.inbox.delete(id)
+    }
+  }
+
+  /** The next event `ev` of command `id`; rejects on 'error', a dead worker or the timeout. */
+  async expect (id, ev, timeoutMs) {
+    const box = this.inbox.get(id)
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const i = box.queue.findIndex((m) => m.ev === ev || m.ev === 'error')
+      if (i >= 0) {
+        const [msg] = box.queue.splice(i, 1)
+        if (msg.ev === 'error') throw new Error(`${this.name}: ${msg.error}`)
+        return msg
+      }
+      if (this.dead) throw new Error(this.dead)
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`${this.name}: no '${ev}' within ${timeoutMs} ms`)
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, left)
+        box.wake = () => { clearTimeout(timer); box.wake = null; resolve() }
+      })
+    }
+  }
+
+  kill () {
+    if (!this.dead) { try { this.proc.kill('SIGKILL') } catch {} }
+    workers.delete(this)
+  }
+}
+
+let pubWorker = null
+let subWorker = null
+function respawnWorkers () {
+  pubWorker?.kill()
+  subWorker?.kill()
+  pubWorker = new Worker('publisher')
+  subWorker = new Worker('subscriber')
+}
+
+// ---------------------------------------------------------------------------
+// /proc: CPU time and memory
+// ---------------------------------------------------------------------------
+
+const CLK_TCK = (() => {
+  try { return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100 } catch { return 100 }
+})()
+
+/** [ppid, utime+stime, cutime+cstime] in clock ticks, or null if the process is gone. */
+function statOf (pid) {
+  let text
+  try { text = readFileSync(`/proc/${pid}/stat`, 'utf8') } catch { return null }
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ') // f[0] is field 3 (state)
+  return [Number(f[1]), Number(f[11]) + Number(f[12]), Number(f[13]) + Number(f[14])]
+}
+
+/**
+ * CPU seconds used so far by a process and its descendants: its own utime+stime,
+ * the reaped children's cutime+cstime, and each live descendant's the same way
+ * (websockify forks one process per connection; the others have none).
+ */
+function cpuSeconds (pid) {
+  const own = statOf(pid)
+  if (!own) return null
+  let ticks = own[1] + own[2]
+  const byParent = new Map()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const s = statOf(name)
+    if (!s) continue
+    if (!byParent.has(s[0])) byParent.set(s[0], [])
+    byParent.get(s[0]).push([Number(name), s])
+  }
+  const stack = [pid]
+  while (stack.length) {
+    for (const [child, s] of byParent.get(stack.pop()) ?? []) {
+      ticks += s[1] + s[2]
+      stack.push(child)
+    }
+  }
+  return ticks / CLK_TCK
+}
+
+/** Busy and total CPU seconds of the whole machine, from /proc/stat. */
+function machineCpu () {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0) // user..steal
+  const idle = f[3] + f[4] // idle + iowait
+  return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK }
+}
+
+/** Resident set size in KiB (VmRSS), or null. */
+function rssKiB (pid) {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)\s+kB/m)
+    return m ? Number(m[1]) : null
+  } catch { return null }
+}
+
+function openFilesLimit (pid) {
+  try {
+    const m = readFileSync(`/proc/${pid}/limits`, 'utf8').match(/^Max open files\s+(\S+)/m)
+    return m ? (m[1] === 'unlimited' ? Infinity : Number(m[1])) : null
+  } catch { return null }
+}
+
+// ---------------------------------------------------------------------------
+// Setup: tools, ports, mosquitto and the relays
+// ---------------------------------------------------------------------------
+
+function run (cmd, args, opts = {}) {
+  return spawnSync(cmd, args, { encoding: 'utf8', ...opts })
+}
+
+function versionOf (cmd, args = ['--version']) {
+  const r = run(cmd, args)
+  if (r.error || r.status !== 0) return null
+  return (r.stdout || r.stderr).trim().split('\n')[0]
+}
+
+function findWebsocat () {
+  for (const candidate of ['websocat', join(os.homedir(), '.cargo', 'bin', 'websocat')]) {
+    const v = versionOf(candidate)
+    if (v) return { bin: candidate, version: v }
+  }
+  return null
+}
+
+function ensureWebsocat () {
+  let found = findWebsocat()
+  if (found) return found
+  log(`websocat not found: cargo install websocat --version ${WEBSOCAT_VERSION} (once, a few minutes)`)
+  const r = run('cargo', ['install', 'websocat', '--version', WEBSOCAT_VERSION], { stdio: ['ignore', 'inherit', 'inherit'] })
+  if (r.status !== 0) throw new HarnessError('cargo install websocat failed')
+  found = findWebsocat()
+  if (!found) throw new HarnessError('websocat installed but not found on PATH or in ~/.cargo/bin')
+  return found
+}
+
+function buildBridge (build) {
+  if (build) {
+    log('cargo build --release -p ws-bridge (a no-op when up to date)')
+    const r = run('cargo', ['build', '--release', '-p', 'ws-bridge'], { cwd: REPO_DIR, stdio: ['ignore', 'inherit', 'inherit'] })
+    if (r.status !== 0) throw new HarnessError('cargo build --release -p ws-bridge failed')
+  }
+  if (!existsSync(BRIDGE_BIN)) throw new HarnessError(`${BRIDGE_BIN} missing (run without --no-build)`)
+  return { bin: BRIDGE_BIN, version: versionOf(BRIDGE_BIN) }
+}
+
+function ensureWebsockify (mode) {
+  const bin = join(VENV, 'bin', 'websockify')
+  const versionCmd = [join(VENV, 'bin', 'python'), ['-c', 'import importlib.metadata as m; print(m.version("websockify"))']]
+  if (mode === 'no') return null
+  if (!existsSync(bin)) {
+    if (mode !== 'install') return null
+    log('installing websockify into bench/.venv (pip)')
+    let r = run('python3', ['-m', 'venv', VENV], { stdio: ['ignore', 'inherit', 'inherit'] })
+    if (r.status === 0) r = run(join(VENV, 'bin', 'pip'), ['install', '--quiet', 'websockify'], { stdio: ['ignore', 'inherit', 'inherit'] })
+    if (r.status !== 0 || !existsSync(bin)) throw new HarnessError('pip install websockify into bench/.venv failed')
+  }
+  return { bin, version: `websockify ${versionOf(...versionCmd) ?? '?'}` }
+}
+
+/** k distinct free loopback ports (held open together, then released). */
+async function freePorts (k) {
+  const servers = await Promise.all(Array.from({ length: k }, () => new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => resolve(s))
+  })))
+  const ports = servers.map((s) => s.address().port)
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
+  return ports
+}
+
+/** Resolves once something accepts TCP connections on the port; throws if `proc` dies first. */
+async function waitForPort (port, proc, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (proc.exited) throw new HarnessError(`${proc.name} exited (${proc.exitCode}) before listening on ${port}:\n${logTail(proc)}`)
+    const ok = await new Promise((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port })
+      s.once('connect', () => { s.destroy(); resolve(true) })
+      s.once('error', () => resolve(false))
+    })
+    if (ok) return
+    await sleep(50)
+  }
+  throw new HarnessError(`${proc.name} did not listen on ${port} within ${timeoutMs} ms:\n${logTail(proc)}`)
+}
+
+async function startMosquitto () {
+  const [tcpPort, wsPort] = await freePorts(2)
+  const conf = join(tmpDir, 'mosquitto.conf')
+  writeFileSync(conf, [
+    '# Written by bench/bridge/run.mjs: one broker for every path.',
+    `listener ${tcpPort} 127.0.0.1`,
+    'protocol mqtt',
+    `listener ${wsPort} 127.0.0.1`,
+    'protocol websockets',
+    'socket_domain ipv4', // else 2.0.11's websockets listener binds *:port
+    'allow_anonymous true',
+    'max_queued_messages 0', // no limit: QoS 0 messages are never dropped
+    'max_inflight_messages 0',
+    'persistence false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    'connection_messages false',
+    ''
+  ].join('\n'))
+  const proc = startProcess('mosquitto', MOSQUITTO, ['-c', conf])
+  await waitForPort(tcpPort, proc)
+  await waitForPort(wsPort, proc)
+  return { proc, tcpPort, wsPort }
+}
+
+/** Starts one relay in front of mosquitto's TCP listener on a fresh port. */
+async function startRelay (kind, tools, mqttPort, suffix = '') {
+  const [port] = await freePorts(1)
+  let proc
+  let url
+  if (kind === 'bridge') {
+    proc = startProcess(`mqttwire-bridge${suffix}`, tools.bridge.bin, [
+      '--listen', `127.0.0.1:${port}`,
+      '--broker', `mqtt://127.0.0.1:${mqttPort}`,
+      // The defaults (100 per IP) would refuse the idle test's 2,000 loopback clients.
+      '--max-connections-per-ip', '100000',
+      '--max-connections', '100000',
+      '--drain-timeout', '1s'
+    ])
+    url = `ws://127.0.0.1:${port}/mqtt`
+  } else if (kind === 'websocat') {
+    proc = startProcess(`websocat${suffix}`, tools.websocat.bin, [
+      '--binary', '-E', '--server-protocol', 'mqtt',
+      `ws-l:127.0.0.1:${port}`, `tcp:127.0.0.1:${mqttPort}`
+    ])
+    url = `ws://127.0.0.1:${port}/mqtt`
+  } else if (kind === 'websockify') {
+    proc = startProcess(`websockify${suffix}`, tools.websockify.bin, [`127.0.0.1:${port}`, `127.0.0.1:${mqttPort}`])
+    url = `ws://127.0.0.1:${port}/`
+  } else {
+    throw new Error(`unknown relay ${kind}`)
+  }
+  await waitForPort(port, proc)
+  return { proc, url }
+}
+
+// ---------------------------------------------------------------------------
+// Measurements
+// ---------------------------------------------------------------------------
+
+/** CPU seconds of every process that matters, and of the whole machine. */
+function cpuSnapshot (path, broker) {
+  return {
+    at: process.hrtime.bigint(),
+    relay: path.relay ? cpuSeconds(path.relay.pid) : null,
+    broker: cpuSeconds(broker.pid),
+    pub: cpuSeconds(pubWorker.pid),
+    sub: cpuSeconds(subWorker.pid),
+    self: cpuSeconds(process.pid),
+    machine: machineCpu()
+  }
+}
+
+/** µs per message and % of one core, per process, between two snapshots. */
+function cpuUse (a, b, messages) {
+  const wall = Number(b.at - a.at) / 1e9
+  const use = {}
+  for (const key of ['relay', 'broker', 'pub', 'sub', 'self']) {
+    if (a[key] == null || b[key] == null) { use[key] = null; continue }
+    const s = b[key] - a[key]
+    use[key] = { seconds: s, usPerMsg: messages ? (s * 1e6) / messages : null, corePct: (100 * s) / wall }
+  }
+  const busy = b.machine.busy - a.machine.busy
+  const total = b.machine.total - a.machine.total
+  const ours = ['relay', 'broker', 'pub', 'sub', 'self'].reduce((acc, k) => acc + (use[k]?.seconds ?? 0), 0)
+  use.machineBusyPct = total > 0 ? (100 * busy) / total : null
+  // CPU that other processes on the machine used meanwhile, in % of one core.
+  use.foreignCorePct = (100 * Math.max(0, busy - ours)) / wall
+  use.wallSeconds = wall
+  return use
+}
+
+/** One throughput measurement: publisher and subscriber through `path`, n messages at `qos`. */
+async function measureThroughput (path, broker, { qos, n, capMs, tag }) {
+  const topic = `bench/${tag}`
+  const common = { url: path.url, topic, qos, noSubprotocol: path.noSubprotocol, nagle: path.nagle }
+  const s = subWorker.start({ op: 'sub', ...common, n, capMs })
+  let p = null
+  try {
+    await s.expect('ready', 15_000)
+    p = pubWorker.start({ op: 'pub', ...common, n, size: PAYLOAD, capMs, window: QOS1_WINDOW })
+    await p.expect('ready', 15_000)
+    const before = cpuSnapshot(path, broker)
+    s.send('go')
+    p.send('go')
+    const [pd, sd] = await Promise.all([p.expect('done', capMs + 15_000), s.expect('done', capMs + 15_000)])
+    const after = cpuSnapshot(path, broker)
+    await Promise.all([p.expect('closed', 10_000), s.expect('closed', 10_000)])
+    const seconds = Number(BigInt(sd.lastNs) - BigInt(pd.startNs)) / 1e9
+    const delivered = sd.count
+    return {
+      ok: !sd.timedOut && !pd.timedOut && delivered === n,
+      capped: Boolean(sd.timedOut || pd.timedOut),
+      sent: pd.count,
+      delivered,
+      seconds,
+      rate: delivered > 0 && seconds > 0 ? delivered / seconds : 0,
+      publishSeconds: Number(BigInt(pd.endNs) - BigInt(pd.startNs)) / 1e9,
+      cpu: cpuUse(before, after, delivered)
+    }
+  } finally {
+    s.forget()
+    p?.forget()
+  }
+}
+
+async function measureRtt (path, { n, capMs, tag }) {
+  const c = pubWorker.start({ op: 'rtt', url: path.url, topic: `bench/${tag}`, n, size: PAYLOAD, capMs, noSubprotocol: path.noSubprotocol, nagle: path.nagle })
+  try {
+    const d = await c.expect('done', capMs + 20_000)
+    await c.expect('closed', 10_000)
+    const { ev, id, ...rest } = d
+    return { ok: d.count === n && !d.timedOut, ...rest }
+  } finally {
+    c.forget()
+  }
+}
+
+/**
+ * Memory per idle connection: RSS of the relaying process before and after n idle
+ * MQTT connections (CONNECT done, keepalive 0) opened by a fresh worker process.
+ */
+async function measureIdle (target, { n }) {
+  const pid = target.proc.pid
+  const limit = openFilesLimit(pid)
+  const needed = target.fdsPerConnection * n + 200
+  if (limit != null && limit < needed) {
+    throw new HarnessError(`${target.proc.name} may open only ${limit} files, needs ~${needed}: raise ulimit -n (hard limit)`)
+  }
+  await sleep(300)
+  const before = rssKiB(pid)
+  const w = new Worker(`idle-${target.key}`)
+  try {
+    const c = w.start({ op: 'idle', url: target.url, n, concurrency: IDLE_CONCURRENCY, capMs: 60_000, noSubprotocol: false })
+    const opened = await c.expect('open', 90_000)
+    await sleep(500) // let lazily freed buffers settle
+    const after = rssKiB(pid)
+    c.send('close')
+    await c.expect('closed', 20_000)
+    await sleep(500)
+    const afterClose = rssKiB(pid)
+    return {
+      ok: opened.opened === n,
+      opened: opened.opened,
+      failed: opened.failed,
+      firstError: opened.firstError,
+      openSeconds: opened.openMs / 1000,
+      connectRate: opened.opened / (opened.openMs / 1000),
+      rssBeforeKiB: before,
+      rssAfterKiB: after,
+      rssAfterCloseKiB: afterClose,
+      kibPerConnection: opened.opened ? (after - before) / opened.opened : null
+    }
+  } finally {
+    w.kill()
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Statistics and the report
+// ---------------------------------------------------------------------------
+
+function stats (values) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b)
+  if (!v.length) return null
+  const mid = v.length >> 1
+  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2
+  return { median, min: v[0], max: v[v.length - 1], n: v.length }
+}
+
+const fmtRate = (x) => x == null ? '–' : x >= 1e5 ? `${(x / 1e3).toFixed(0)}k` : x >= 1e4 ? `${(x / 1e3).toFixed(1)}k` : x >= 1e3 ? `${(x / 1e3).toFixed(2)}k` : x.toFixed(0)
+const fmtMs = (us) => us == null ? '–' : (us / 1000).toFixed(us < 10_000 ? 3 : 1)
+const fmtNum = (x, d = 1) => x == null || !Number.isFinite(x) ? '–' : x.toFixed(d)
+const fmtRatio = (a, b) => a == null || b == null || !b ? '–' : `${(a / b).toFixed(2)}x`
+const withRange = (s, f) => s ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : '–'
+
+function summarize (paths, records, idle) {
+  const summary = {}
+  for (const path of paths) {
+    const mine = (kind) => records.filter((r) => r.path === path.key && r.kind === kind && r.result)
+    const ok = (kind) => mine(kind).filter((r) => !r.error)
+    const q0 = ok('qos0').map((r) => r.result)
+    const q1 = ok('qos1').map((r) => r.result)
+    const rt = ok('rtt').map((r) => r.result)
+    const cpu = (list, key) => stats(list.map((r) => r.cpu[key]?.usPerMsg))
+    summary[path.key] = {
+      qos0: stats(q0.map((r) => r.rate)),
+      qos0Capped: q0.filter((r) => r.capped).length,
+      qos0Incomplete: q0.filter((r) => !r.ok).length,
+      qos1: stats(q1.map((r) => r.rate)),
+      qos1Capped: q1.filter((r) => r.capped).length,
+      qos1Incomplete: q1.filter((r) => !r.ok).length,
+      p50: stats(rt.map((r) => r.p50)),
+      p99: stats(rt.map((r) => r.p99)),
+      rttSamples: stats(rt.map((r) => r.count)),
+      rttCapped: rt.filter((r) => r.timedOut).length,
+      cpuQos0: { relay: cpu(q0, 'relay'), broker: cpu(q0, 'broker'), pub: cpu(q0, 'pub'), sub: cpu(q0, 'sub') },
+      cpuQos1: { relay: cpu(q1, 'relay'), broker: cpu(q1, 'broker'), pub: cpu(q1, 'pub'), sub: cpu(q1, 'sub') },
+      machineBusyPctQos0: stats(q0.map((r) => r.cpu.machineBusyPct)),
+      foreignCorePct: stats([...q0, ...q1].map((r) => r.cpu.foreignCorePct)),
+      errors: records.filter((r) => r.path === path.key && r.error).map((r) => `${r.kind} run ${r.run}: ${r.error}`),
+      idle: idle[path.key]
+        ? {
+            kibPerConnection: stats(idle[path.key].filter((r) => r.ok).map((r) => r.kibPerConnection)),
+            connectRate: stats(idle[path.key].filter((r) => r.ok).map((r) => r.connectRate)),
+            rssBeforeKiB: stats(idle[path.key].map((r) => r.rssBeforeKiB)),
+            rssAfterKiB: stats(idle[path.key].map((r) => r.rssAfterKiB)),
+            rssAfterCloseKiB: stats(idle[path.key].map((r) => r.rssAfterCloseKiB)),
+            errors: idle[path.key].filter((r) => !r.ok).map((r) => r.error ?? r.firstError ?? `opened ${r.opened}`)
+          }
+        : null
+    }
+  }
+  return summary
+}
+
+function evaluateTargets (summary) {
+  const b = summary.bridge
+  const ws = summary['mosquitto-ws']
+  const wc = summary.websocat
+  const tcp = summary.tcp
+  const rows = []
+  const ratioRow = (name, mine, other, want, aim = false) => {
+    const value = mine && other ? mine.median / other.median : null
+    rows.push({ target: name, value: value == null ? '–' : `${value.toFixed(2)}x`, met: value == null ? null : value >= want, aim })
+  }
+  ratioRow(`QoS 0 msgs/s ≥ ${TARGETS.vsMosquittoWs}x mosquitto WS listener`, b?.qos0, ws?.qos0, TARGETS.vsMosquittoWs)
+  ratioRow(`QoS 1 msgs/s ≥ ${TARGETS.vsMosquittoWs}x mosquitto WS listener`, b?.qos1, ws?.qos1, TARGETS.vsMosquittoWs)
+  ratioRow(`QoS 0 msgs/s ≥ ${TARGETS.vsWebsocat}x websocat`, b?.qos0, wc?.qos0, TARGETS.vsWebsocat)
+  ratioRow(`QoS 1 msgs/s ≥ ${TARGETS.vsWebsocat}x websocat`, b?.qos1, wc?.qos1, TARGETS.vsWebsocat)
+  {
+    const value = b?.p50 && tcp?.p50 ? (b.p50.median - tcp.p50.median) / 1000 : null
+    rows.push({
+      target: `p50 round trip ≤ direct TCP + ${TARGETS.p50OverTcpMs} ms`,
+      value: value == null ? '–' : `${value >= 0 ? '+' : ''}${value.toFixed(3)} ms (${fmtMs(b.p50.median)} vs ${fmtMs(tcp.p50.median)})`,
+      met: value == null ? null : value <= TARGETS.p50OverTcpMs,
+      aim: false
+    })
+  }
+  {
+    const k = b?.idle?.kibPerConnection
+    rows.push({
+      target: `≤ ${TARGETS.idleKiB} KiB bridge memory per idle connection`,
+      value: k ? `${k.median.toFixed(1)} KiB` : '–',
+      met: k ? k.median <= TARGETS.idleKiB : null,
+      aim: false
+    })
+  }
+  ratioRow(`aim: QoS 0 msgs/s ≥ ${TARGETS.aimVsTcp}x direct TCP`, b?.qos0, tcp?.qos0, TARGETS.aimVsTcp, true)
+  ratioRow(`aim: QoS 1 msgs/s ≥ ${TARGETS.aimVsTcp}x direct TCP`, b?.qos1, tcp?.qos1, TARGETS.aimVsTcp, true)
+  return rows
+}
+
+function renderReport (meta, paths, summary, targets) {
+  const L = []
+  const row = (cells) => L.push(`| ${cells.join(' | ')} |`)
+  const ref = (key, kind) => summary[key]?.[kind]?.median
+  L.push('# Bridge benchmark: mqttwire-bridge vs mosquitto WS, websocat, websockify, direct TCP')
+  L.push('')
+  L.push(`${meta.date} · ${meta.machine.cpus}x ${meta.machine.cpuModel} · Linux ${meta.machine.kernel} · load average at start ${meta.loadavgStart.map((x) => x.toFixed(2)).join(' ')}, at end ${meta.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}`)
+  L.push('')
+  L.push(`${meta.quick ? '**QUICK RUN: smoke test, numbers not comparable.** ' : ''}${meta.profile.runs} runs per path, paths interleaved within each run (order rotated per run); every cell is the median over the runs with (min–max). ` +
+    `Clients: MQTT.js ${meta.versions.mqtt} (MQTT 3.1.1) in node ${meta.versions.node}, publisher and subscriber in two separate node processes, both through the same path. ` +
+    `Broker: ${meta.versions.mosquitto}. Relays: ${meta.versions.bridge}; ${meta.versions.websocat}${meta.versions.websockify ? `; ${meta.versions.websockify}` : ''}.`)
+  L.push('')
+  L.push('## Throughput')
+  L.push('')
+  L.push(`${meta.profile.qos0.toLocaleString('en')} x ${PAYLOAD} B at QoS 0 and ${meta.profile.qos1.toLocaleString('en')} x ${PAYLOAD} B at QoS 1 (at most ${QOS1_WINDOW} unacknowledged), ` +
+    'messages per second delivered to the subscriber\'s callback, from the first publish to the last delivery.')
+  L.push('')
+  row(['path', 'QoS 0 msgs/s', 'vs mosq WS', 'vs websocat', 'vs TCP', 'QoS 1 msgs/s', 'vs mosq WS', 'vs websocat', 'vs TCP'])
+  row(Array(9).fill('---'))
+  for (const p of paths) {
+    const s = summary[p.key]
+    const flag = (capped, incomplete) => capped ? ` ⚠ ${capped} capped` : incomplete ? ` ⚠ ${incomplete} incomplete` : ''
+    row([
+      p.label,
+      withRange(s.qos0, fmtRate) + flag(s.qos0Capped, s.qos0Incomplete),
+      fmtRatio(s.qos0?.median, ref('mosquitto-ws', 'qos0')),
+      fmtRatio(s.qos0?.median, ref('websocat', 'qos0')),
+      fmtRatio(s.qos0?.median, ref('tcp', 'qos0')),
+      withRange(s.qos1, fmtRate) + flag(s.qos1Capped, s.qos1Incomplete),
+      fmtRatio(s.qos1?.median, ref('mosquitto-ws', 'qos1')),
+      fmtRatio(s.qos1?.median, ref('websocat', 'qos1')),
+      fmtRatio(s.qos1?.median, ref('tcp', 'qos1'))
+    ])
+  }
+  L.push('')
+  L.push('## Round-trip latency')
+  L.push('')
+  L.push(`One client publishes ${PAYLOAD} B at QoS 0 on a topic it subscribes to and waits for the message: up to ${meta.profile.rtt.toLocaleString('en')} sequential round trips, at most ${meta.profile.rttCapMs / 1000} s per run.`)
+  L.push('')
+  row(['path', 'p50 ms', 'p99 ms', 'p50 − TCP p50', 'round trips per run'])
+  row(Array(5).fill('---'))
+  for (const p of paths) {
+    const s = summary[p.key]
+    const tcp = ref('tcp', 'p50')
+    row([
+      p.label,
+      withRange(s.p50, fmtMs),
+      withRange(s.p99, fmtMs),
+      s.p50 && tcp != null ? `${s.p50.median - tcp >= 0 ? '+' : ''}${((s.p50.median - tcp) / 1000).toFixed(3)} ms` : '–',
+      s.rttSamples ? `${s.rttSamples.median}${s.rttCapped ? ` (time cap hit in ${s.rttCapped})` : ''}` : '–'
+    ])
+  }
+  L.push('')
+  L.push('## CPU time per message (QoS 0 runs)')
+  L.push('')
+  L.push('CPU µs (utime+stime from /proc) per message delivered, per process; each message crosses a relay twice (publisher→broker, broker→subscriber). ' +
+    'For direct TCP and mosquitto\'s WS listener the broker is the relaying process. "machine busy" is the whole machine\'s CPU use during the runs (2 cores = 100 %); ' +
+    '"others" is CPU used by processes outside the benchmark meanwhile, in % of one core (other engineers\' builds).')
+  L.push('')
+  row(['path', 'relay µs/msg', 'mosquitto µs/msg', 'relay + mosquitto', 'publisher (node) µs/msg', 'subscriber (node) µs/msg', 'relay µs/msg at QoS 1', 'machine busy', 'others'])
+  row(Array(9).fill('---'))
+  for (const p of paths) {
+    const s = summary[p.key]
+    const c = s.cpuQos0
+    const server = c.broker ? (c.relay?.median ?? 0) + c.broker.median : null
+    row([
+      p.label,
+      p.relay ? withRange(c.relay, (x) => fmtNum(x, 2)) : '(is the broker)',
+      withRange(c.broker, (x) => fmtNum(x, 2)),
+      fmtNum(server, 2),
+      withRange(c.pub, (x) => fmtNum(x, 2)),
+      withRange(c.sub, (x) => fmtNum(x, 2)),
+      p.relay ? withRange(s.cpuQos1.relay, (x) => fmtNum(x, 2)) : '–',
+      s.machineBusyPctQos0 ? `${s.machineBusyPctQos0.median.toFixed(0)} %` : '–',
+      s.foreignCorePct ? `${s.foreignCorePct.median.toFixed(0)} %` : '–'
+    ])
+  }
+  L.push('')
+  L.push('## Memory per idle connection')
+  L.push('')
+  if (meta.idle) {
+    L.push(`${meta.profile.idle.toLocaleString('en')} idle MQTT-over-WebSocket connections (raw \`ws\` client, hand-built CONNECT, keepalive 0), opened ${IDLE_CONCURRENCY} at a time; ` +
+      'VmRSS of the relaying process before and after, divided by the connections. Bridge and websocat are fresh processes for each run; ' +
+      'mosquitto rows are the shared broker and include its MQTT session state (reference only). websockify forks a process per connection and is left out.')
+    L.push('')
+    row(['path', 'KiB per connection', 'RSS before MiB', 'RSS with connections MiB', 'RSS after closing MiB', 'connects/s'])
+    row(Array(6).fill('---'))
+    const mib = (x) => fmtNum(x / 1024, 1)
+    for (const p of paths) {
+      const s = summary[p.key].idle
+      if (!s) continue
+      row([
+        p.label + (p.relay ? '' : ' (broker, reference)'),
+        withRange(s.kibPerConnection, (x) => fmtNum(x, 1)) + (s.errors.length ? ` ⚠ ${s.errors.length} failed` : ''),
+        withRange(s.rssBeforeKiB, mib),
+        withRange(s.rssAfterKiB, mib),
+        withRange(s.rssAfterCloseKiB, mib),
+        withRange(s.connectRate, fmtRate)
+      ])
+    }
+  } else {
+    L.push('(skipped: --skip-idle)')
+  }
+  L.push('')
+  L.push('## Targets for mqttwire-bridge (issues 4 and 7)')
+  L.push('')
+  row(['target', 'measured (medians)', 'status'])
+  row(['---', '---', '---'])
+  for (const t of targets) {
+    row([t.target, t.value, t.met == null ? 'not measured' : t.met ? 'met' : t.aim ? 'not reached (aim)' : '**missed**'])
+  }
+  const errors = paths.flatMap((p) => [...summary[p.key].errors.map((e) => `${p.label}: ${e}`), ...(summary[p.key].idle?.errors ?? []).map((e) => `${p.label} idle: ${e}`)])
+  const broken = meta.brokenPaths.map((b) => `${b.label}: left out, ${b.error}`)
+  if (errors.length || broken.length) {
+    L.push('')
+    L.push('## Problems during the run')
+    L.push('')
+    for (const e of [...broken, ...errors]) L.push(`- ${e.split('\n')[0]}`)
+  }
+  L.push('')
+  L.push('Raw numbers: `bench/results/bridge.json`. How to read this: `bench/bridge/README.md`.')
+  return L.join('\n') + '\n'
+}
+
+// ---------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------
+
+async function main () {
+  const cli = parseCli()
+  const P = cli.profile
+  const t0 = Date.now()
+  tmpDir = mkdtempSync(join(os.tmpdir(), 'mqttwire-bench-bridge-'))
+  const loadavgStart = os.loadavg()
+  const fdLimit = openFilesLimit(process.pid)
+  if (fdLimit != null && fdLimit < 5000) {
+    log(`warning: this process may open only ${fdLimit} files; the idle test needs ~5,000 (raise ulimit -n)`)
+  }
+
+  if (!existsSync(MOSQUITTO)) throw new HarnessError(`${MOSQUITTO} not found (apt-get install mosquitto)`)
+  if (!existsSync(join(BENCH_DIR, 'node_modules', 'mqtt'))) throw new HarnessError('bench/node_modules/mqtt missing: run npm ci in bench/')
+  const wanted = (key) => !cli.only || cli.only.includes(key)
+  const tools = {
+    websocat: wanted('websocat') ? ensureWebsocat() : null,
+    bridge: wanted('bridge') ? buildBridge(cli.build) : null,
+    websockify: wanted('websockify') ? ensureWebsockify(cli.only?.includes('websockify') ? 'install' : cli.websockify) : null
+  }
+  const versions = {
+    node: process.version,
+    mqtt: JSON.parse(readFileSync(join(BENCH_DIR, 'node_modules', 'mqtt', 'package.json'), 'utf8')).version,
+    ws: JSON.parse(readFileSync(join(BENCH_DIR, 'node_modules', 'ws', 'package.json'), 'utf8')).version,
+    mosquitto: (run(MOSQUITTO, ['-h']).stdout || '').split('\n')[0].trim(),
+    websocat: tools.websocat?.version ?? null,
+    bridge: tools.bridge?.version ?? null,
+    websockify: tools.websockify?.version ?? null
+  }
+  log(`versions: ${Object.entries(versions).map(([k, v]) => `${k}=${v}`).join(', ')}`)
+
+  const broker = await startMosquitto()
+  log(`mosquitto pid ${broker.proc.pid}: mqtt 127.0.0.1:${broker.tcpPort}, websockets 127.0.0.1:${broker.wsPort}`)
+  const relays = {}
+  for (const kind of ['websocat', 'bridge', 'websockify']) {
+    if (!tools[kind]) continue
+    relays[kind] = await startRelay(kind, tools, broker.tcpPort)
+    log(`${kind} pid ${relays[kind].proc.pid}: ${relays[kind].url}`)
+  }
+  const allPaths = [
+    { key: 'tcp', label: 'direct TCP', url: `mqtt://127.0.0.1:${broker.tcpPort}`, relay: null, required: true, nagle: cli.tcpNagle },
+    { key: 'mosquitto-ws', label: 'mosquitto WS listener', url: `ws://127.0.0.1:${broker.wsPort}/mqtt`, relay: null, required: true },
+    ...['websocat', 'bridge', 'websockify'].filter((k) => relays[k]).map((k) => ({
+      key: k,
+      label: k === 'bridge' ? 'mqttwire-bridge' : k,
+      url: relays[k].url,
+      relay: relays[k].proc,
+      required: k !== 'websockify',
+      // websockify refuses every subprotocol it does not know, "mqtt" included.
+      noSubprotocol: k === 'websockify'
+    }))
+  ].filter((p) => wanted(p.key))
+  respawnWorkers()
+
+  // Warm-up (not recorded): JIT-warms the node clients and checks every path works.
+  const brokenPaths = []
+  const paths = []
+  for (const path of allPaths) {
+    try {
+      const w = await measureThroughput(path, broker.proc, { qos: 0, n: P.warmup.qos0, capMs: P.throughputCapMs, tag: `warmup/${path.key}` })
+      if (!w.ok) throw new Error(`warm-up delivered ${w.delivered}/${P.warmup.qos0}${w.capped ? ' (time cap)' : ''}`)
+      const r = await measureRtt(path, { n: P.warmup.rtt, capMs: P.rttCapMs, tag: `warmup-rtt/${path.key}` })
+      if (!r.count) throw new Error('no round trip completed')
+      log(`warm-up ${path.label}: ${fmtRate(w.rate)} msgs/s, rtt p50 ${fmtMs(r.p50)} ms`)
+      paths.push(path)
+    } catch (err) {
+      const error = String(err?.message ?? err)
+      log(`warm-up ${path.label} FAILED: ${error}${path.relay ? `\n${logTail(path.relay)}` : ''}`)
+      brokenPaths.push({ key: path.key, label: path.label, error })
+      respawnWorkers()
+      if (path.required) throw new HarnessError(`required path ${path.label} does not work: ${error}`)
+    }
+  }
+
+  // Timed runs: per run, each kind of measurement goes through every path in turn,
+  // the path order rotated per run, so that load changes hit all paths alike.
+  const records = []
+  const kinds = [
+    ['qos0', (path, tag) => measureThroughput(path, broker.proc, { qos: 0, n: P.qos0, capMs: P.throughputCapMs, tag })],
+    ['qos1', (path, tag) => measureThroughput(path, broker.proc, { qos: 1, n: P.qos1, capMs: P.throughputCapMs, tag })],
+    ['rtt', (path, tag) => measureRtt(path, { n: P.rtt, capMs: P.rttCapMs, tag })]
+  ]
+  for (let run = 1; run <= P.runs; run++) {
+    const order = paths.map((_, i) => paths[(i + run - 1) % paths.length])
+    for (const [kind, measure] of kinds) {
+      for (const path of order) {
+        const record = { run, kind, path: path.key, startedAt: new Date().toISOString() }
+        try {
+          record.result = await measure(path, `${kind}/${run}/${path.key}`)
+          if (kind === 'rtt') {
+            log(`run ${run}/${P.runs} ${kind} ${path.label}: p50 ${fmtMs(record.result.p50)} ms, p99 ${fmtMs(record.result.p99)} ms (${record.result.count} round trips)`)
+          } else {
+            const r = record.result
+            log(`run ${run}/${P.runs} ${kind} ${path.label}: ${fmtRate(r.rate)} msgs/s (${r.delivered}/${r.sent}${r.capped ? ', TIME CAP' : ''}), relay ${fmtNum(r.cpu.relay?.usPerMsg, 2)} µs/msg, others ${fmtNum(r.cpu.foreignCorePct, 0)} %`)
+          }
+        } catch (err) {
+          record.error = String(err?.message ?? err)
+          log(`run ${run}/${P.runs} ${kind} ${path.label} FAILED: ${record.error}`)
+          respawnWorkers() // a stuck worker must not poison the next measurement
+        }
+        records.push(record)
+      }
+    }
+  }
+  pubWorker.kill()
+  subWorker.kill()
+
+  // Idle connections: fresh relay processes for each run, so that earlier traffic's
+  // allocations do not hide (or inflate) what idle connections cost.
+  const idle = {}
+  if (cli.idle) {
+    for (let run = 1; run <= P.idleRuns; run++) {
+      for (const key of ['bridge', 'websocat', 'mosquitto-ws', 'tcp']) {
+        if (!paths.some((p) => p.key === key)) continue
+        let fresh = null
+        const result = { run }
+        try {
+          let target
+          if (key === 'bridge' || key === 'websocat') {
+            fresh = await startRelay(key, tools, broker.tcpPort, `-idle${run}`)
+            // A relay process: one WebSocket plus one broker socket per connection.
+            target = { key, proc: fresh.proc, url: fresh.url, fdsPerConnection: 2 }
+          } else {
+            const path = paths.find((p) => p.key === key)
+            target = { key, proc: broker.proc, url: path.url, fdsPerConnection: 1 }
+          }
+          Object.assign(result, await measureIdle(target, { n: P.idle }))
+          log(`idle run ${run}/${P.idleRuns} ${key}: ${fmtNum(result.kibPerConnection, 1)} KiB per connection (${result.opened}/${P.idle} open, ${fmtRate(result.connectRate)} connects/s)`)
+        } catch (err) {
+          result.ok = false
+          result.error = String(err?.message ?? err)
+          log(`idle run ${run}/${P.idleRuns} ${key} FAILED: ${result.error}`)
+        } finally {
+          await stopProcess(fresh?.proc)
+        }
+        ;(idle[key] ??= []).push(result)
+      }
+    }
+  }
+
+  const meta = {
+    date: new Date().toISOString(),
+    quick: cli.quick,
+    idle: cli.idle,
+    tcpNagle: cli.tcpNagle,
+    onlyPaths: cli.only,
+    profile: P,
+    payloadBytes: PAYLOAD,
+    qos1Window: QOS1_WINDOW,
+    idleConcurrency: IDLE_CONCURRENCY,
+    versions,
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', kernel: os.release(), memTotalMiB: Math.round(os.totalmem() / 2 ** 20), clkTck: CLK_TCK },
+    loadavgStart,
+    loadavgEnd: os.loadavg(),
+    durationSeconds: (Date.now() - t0) / 1000,
+    paths: allPaths.map(({ key, label, url, required, noSubprotocol }) => ({ key, label, url, required, noSubprotocol: Boolean(noSubprotocol) })),
+    brokenPaths,
+    commands: {
+      mosquitto: `${MOSQUITTO} -c <tmp>/mosquitto.conf`,
+      mosquittoConf: readFileSync(join(tmpDir, 'mosquitto.conf'), 'utf8'),
+      websocat: 'websocat --binary -E --server-protocol mqtt ws-l:127.0.0.1:PORT tcp:127.0.0.1:MQTTPORT',
+      bridge: 'target/release/mqttwire-bridge --listen 127.0.0.1:PORT --broker mqtt://127.0.0.1:MQTTPORT --max-connections-per-ip 100000 --max-connections 100000 --drain-timeout 1s',
+      websockify: tools.websockify ? 'bench/.venv/bin/websockify 127.0.0.1:PORT 127.0.0.1:MQTTPORT' : null
+    }
+  }
+  const summary = summarize(paths, records, idle)
+  const targets = evaluateTargets(summary)
+  const report = renderReport(meta, paths, summary, targets)
+
+  await stopAll()
+  mkdirSync(RESULTS_DIR, { recursive: true })
+  writeFileSync(join(RESULTS_DIR, 'bridge.md'), report)
+  writeFileSync(join(RESULTS_DIR, 'bridge.json'), JSON.stringify({ meta, summary, targets, records, idle }, null, 2) + '\n')
+  process.stdout.write(report)
+  log(`done in ${meta.durationSeconds.toFixed(0)} s; wrote bench/results/bridge.md and bench/results/bridge.json`)
+
+  const missing = paths.filter((p) => p.required && !records.some((r) => r.path === p.key && r.result))
+  if (missing.length) throw new HarnessError(`no successful measurement for ${missing.map((p) => p.label).join(', ')}`)
+}
+
+try {
+  await main()
+} catch (err) {
+  log(err instanceof HarnessError ? `error: ${err.message}` : `error: ${err?.stack ?? err}`)
+  await stopAll()
+  process.exitCode = 1
+}
