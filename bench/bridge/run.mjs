@@ -5,7 +5,7 @@
 // websocat and (optionally) websockify, with direct TCP as the limit, all in
 // front of the same mosquitto, in one run on this machine.
 //
-//   node bench/bridge/run.mjs [--quick] [--runs N] [--no-websockify] ...
+//   node bench/bridge/run.mjs [--quick] [--runs N] [--websockify] ...
 //   (or: cd bench && npm run bridge [-- --quick])
 //
 // See ./README.md for what is measured and how to read the report. The report
@@ -88,11 +88,16 @@ const USAGE = `usage: node bench/bridge/run.mjs [options]
 
   --quick            small workload, 1 run: a smoke test, numbers NOT comparable
   --runs N           runs per path and measurement (default 5, minimum 5 unless --quick)
-  --websockify       include websockify, installing it into bench/.venv if missing
-  --no-websockify    leave websockify out (default: included when bench/.venv has it)
+  --websockify       include websockify (PyPI), installing it into bench/.venv if missing;
+                     off by default: it collapses under the QoS 0 flood (time caps) and
+                     would push a full run well past 5 minutes
   --no-build         do not run 'cargo build --release -p ws-bridge' (use the binary as is)
   --skip-idle        leave out the idle-connection memory measurement
   --paths LIST       only these paths, comma-separated keys: ${PATH_KEYS.join(',')}
+  --ws-framing MODE  how the MQTT.js clients frame MQTT over WebSocket: 'node' (default,
+                     MQTT.js in node: every chunk mqtt-packet writes is its own message,
+                     5 per 64 B PUBLISH) or 'browser' (what one tick wrote is one message,
+                     as MQTT.js does in browsers)
   --tcp-nagle        leave Nagle on for the direct-TCP MQTT.js clients (MQTT.js's default;
                      by default the harness sets TCP_NODELAY, as \`ws\` does for WebSockets)
   --help             show this help
@@ -109,12 +114,12 @@ function parseCli () {
       options: {
         quick: { type: 'boolean', default: false },
         runs: { type: 'string' },
-        websockify: { type: 'boolean' },
-        'no-websockify': { type: 'boolean', default: false },
+        websockify: { type: 'boolean', default: false },
         'no-build': { type: 'boolean', default: false },
         'skip-idle': { type: 'boolean', default: false },
         paths: { type: 'string' },
         'tcp-nagle': { type: 'boolean', default: false },
+        'ws-framing': { type: 'string', default: 'node' },
         help: { type: 'boolean', short: 'h', default: false }
       },
       strict: true
@@ -134,8 +139,8 @@ function parseCli () {
     profile.runs = runs
     profile.idleRuns = values.quick ? Math.min(runs, profile.idleRuns) : runs
   }
-  if (values.websockify && values['no-websockify']) {
-    process.stderr.write('--websockify and --no-websockify exclude each other\n')
+  if (!['node', 'browser'].includes(values['ws-framing'])) {
+    process.stderr.write('--ws-framing must be node or browser\n')
     process.exit(2)
   }
   let only = null
@@ -146,17 +151,14 @@ function parseCli () {
       process.stderr.write(`--paths: unknown ${unknown.join(', ') || '(empty)'}; use ${PATH_KEYS.join(',')}\n`)
       process.exit(2)
     }
-    if (only.includes('websockify') && values['no-websockify']) {
-      process.stderr.write('--paths websockify and --no-websockify exclude each other\n')
-      process.exit(2)
-    }
   }
   return {
     only,
     tcpNagle: values['tcp-nagle'],
+    wsFraming: values['ws-framing'],
     quick: values.quick,
     profile,
-    websockify: values.websockify ? 'install' : values['no-websockify'] ? 'no' : 'if-present',
+    websockify: values.websockify || Boolean(only?.includes('websockify')),
     build: !values['no-build'],
     idle: !values['skip-idle']
   }
@@ -325,6 +327,12 @@ function cpuSeconds (pid) {
   const own = statOf(pid)
   if (!own) return null
   let ticks = own[1] + own[2]
+  for (const [, s] of descendants(pid)) ticks += s[1] + s[2]
+  return ticks / CLK_TCK
+}
+
+/** [pid, stat] of every live descendant of `pid`. */
+function descendants (pid) {
   const byParent = new Map()
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
@@ -333,14 +341,39 @@ function cpuSeconds (pid) {
     if (!byParent.has(s[0])) byParent.set(s[0], [])
     byParent.get(s[0]).push([Number(name), s])
   }
+  const found = []
   const stack = [pid]
   while (stack.length) {
-    for (const [child, s] of byParent.get(stack.pop()) ?? []) {
-      ticks += s[1] + s[2]
-      stack.push(child)
+    for (const entry of byParent.get(stack.pop()) ?? []) {
+      found.push(entry)
+      stack.push(entry[0])
     }
   }
-  return ticks / CLK_TCK
+  return found
+}
+
+/**
+ * Waits until the broker and the relays are idle again (under 10 % of one core over
+ * 300 ms), at most `maxMs`, so that one measurement's backlog cannot slow the next.
+ * Then kills what a relay still runs per connection (websockify's forked handlers,
+ * whose clients are gone by now); the others have no child processes.
+ */
+async function quiesce (procs, maxMs = 5000) {
+  const start = Date.now()
+  const total = () => procs.reduce((acc, p) => acc + (cpuSeconds(p.pid) ?? 0), 0)
+  let idle = false
+  while (!idle && Date.now() - start < maxMs) {
+    const a = total()
+    await sleep(300)
+    idle = total() - a < 0.03
+  }
+  let killed = 0
+  for (const p of procs) {
+    for (const [pid] of descendants(p.pid)) {
+      try { process.kill(pid, 'SIGKILL'); killed++ } catch {}
+    }
+  }
+  return { ms: Date.now() - start, idle, killed }
 }
 
 /** Busy and total CPU seconds of the whole machine, from /proc/stat. */
@@ -409,12 +442,10 @@ function buildBridge (build) {
   return { bin: BRIDGE_BIN, version: versionOf(BRIDGE_BIN) }
 }
 
-function ensureWebsockify (mode) {
+function ensureWebsockify () {
   const bin = join(VENV, 'bin', 'websockify')
   const versionCmd = [join(VENV, 'bin', 'python'), ['-c', 'import importlib.metadata as m; print(m.version("websockify"))']]
-  if (mode === 'no') return null
   if (!existsSync(bin)) {
-    if (mode !== 'install') return null
     log('installing websockify into bench/.venv (pip)')
     let r = run('python3', ['-m', 'venv', VENV], { stdio: ['ignore', 'inherit', 'inherit'] })
     if (r.status === 0) r = run(join(VENV, 'bin', 'pip'), ['install', '--quiet', 'websockify'], { stdio: ['ignore', 'inherit', 'inherit'] })
@@ -512,7 +543,13 @@ async function startRelay (kind, tools, mqttPort, suffix = '') {
 // Measurements
 // ---------------------------------------------------------------------------
 
-/** CPU seconds of every process that matters, and of the whole machine. */
+/** CPU seconds of the orchestrator alone (its children are counted apart). */
+function ownCpuSeconds () {
+  const s = statOf(process.pid)
+  return s ? s[1] / CLK_TCK : null
+}
+
+/** CPU seconds of every process that matters, of the benchmark as a whole, and of the machine. */
 function cpuSnapshot (path, broker) {
   return {
     at: process.hrtime.bigint(),
@@ -520,7 +557,9 @@ function cpuSnapshot (path, broker) {
     broker: cpuSeconds(broker.pid),
     pub: cpuSeconds(pubWorker.pid),
     sub: cpuSeconds(subWorker.pid),
-    self: cpuSeconds(process.pid),
+    self: ownCpuSeconds(),
+    // Everything this script started (all relays, workers, ...) and itself.
+    tree: cpuSeconds(process.pid),
     machine: machineCpu()
   }
 }
@@ -536,10 +575,13 @@ function cpuUse (a, b, messages) {
   }
   const busy = b.machine.busy - a.machine.busy
   const total = b.machine.total - a.machine.total
-  const ours = ['relay', 'broker', 'pub', 'sub', 'self'].reduce((acc, k) => acc + (use[k]?.seconds ?? 0), 0)
+  const tree = b.tree - a.tree
+  const measured = ['relay', 'broker', 'pub', 'sub', 'self'].reduce((acc, k) => acc + (use[k]?.seconds ?? 0), 0)
   use.machineBusyPct = total > 0 ? (100 * busy) / total : null
-  // CPU that other processes on the machine used meanwhile, in % of one core.
-  use.foreignCorePct = (100 * Math.max(0, busy - ours)) / wall
+  // CPU that processes outside the benchmark used meanwhile, in % of one core.
+  use.foreignCorePct = (100 * Math.max(0, busy - tree)) / wall
+  // CPU of this benchmark's other processes (idle relays, leftovers), in % of one core.
+  use.leftoverCorePct = (100 * Math.max(0, tree - measured)) / wall
   use.wallSeconds = wall
   return use
 }
@@ -547,7 +589,7 @@ function cpuUse (a, b, messages) {
 /** One throughput measurement: publisher and subscriber through `path`, n messages at `qos`. */
 async function measureThroughput (path, broker, { qos, n, capMs, tag }) {
   const topic = `bench/${tag}`
-  const common = { url: path.url, topic, qos, noSubprotocol: path.noSubprotocol, nagle: path.nagle }
+  const common = { url: path.url, topic, qos, noSubprotocol: path.noSubprotocol, nagle: path.nagle, wsFraming: path.wsFraming }
   const s = subWorker.start({ op: 'sub', ...common, n, capMs })
   let p = null
   try {
@@ -579,7 +621,7 @@ async function measureThroughput (path, broker, { qos, n, capMs, tag }) {
 }
 
 async function measureRtt (path, { n, capMs, tag }) {
-  const c = pubWorker.start({ op: 'rtt', url: path.url, topic: `bench/${tag}`, n, size: PAYLOAD, capMs, noSubprotocol: path.noSubprotocol, nagle: path.nagle })
+  const c = pubWorker.start({ op: 'rtt', url: path.url, topic: `bench/${tag}`, n, size: PAYLOAD, capMs, noSubprotocol: path.noSubprotocol, nagle: path.nagle, wsFraming: path.wsFraming })
   try {
     const d = await c.expect('done', capMs + 20_000)
     await c.expect('closed', 10_000)
@@ -729,13 +771,17 @@ function renderReport (meta, paths, summary, targets) {
   const L = []
   const row = (cells) => L.push(`| ${cells.join(' | ')} |`)
   const ref = (key, kind) => summary[key]?.[kind]?.median
-  L.push('# Bridge benchmark: mqttwire-bridge vs mosquitto WS, websocat, websockify, direct TCP')
+  L.push(`# Bridge benchmark: ${paths.map((p) => p.label).join(', ')}`)
   L.push('')
   L.push(`${meta.date} · ${meta.machine.cpus}x ${meta.machine.cpuModel} · Linux ${meta.machine.kernel} · load average at start ${meta.loadavgStart.map((x) => x.toFixed(2)).join(' ')}, at end ${meta.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}`)
   L.push('')
   L.push(`${meta.quick ? '**QUICK RUN: smoke test, numbers not comparable.** ' : ''}${meta.profile.runs} runs per path, paths interleaved within each run (order rotated per run); every cell is the median over the runs with (min–max). ` +
-    `Clients: MQTT.js ${meta.versions.mqtt} (MQTT 3.1.1) in node ${meta.versions.node}, publisher and subscriber in two separate node processes, both through the same path. ` +
-    `Broker: ${meta.versions.mosquitto}. Relays: ${meta.versions.bridge}; ${meta.versions.websocat}${meta.versions.websockify ? `; ${meta.versions.websockify}` : ''}.`)
+    `Clients: MQTT.js ${meta.versions.mqtt} (MQTT 3.1.1) in node ${meta.versions.node}, publisher and subscriber in two separate node processes, both through the same path; ` +
+    (meta.wsFraming === 'browser'
+      ? 'WebSocket framing as MQTT.js does it in browsers (what one tick wrote goes out as one message; `--ws-framing browser`). '
+      : 'WebSocket framing as MQTT.js does it in node (each chunk mqtt-packet writes is a message: 5 per 64 B PUBLISH). ') +
+    `${meta.tcpNagle ? 'Direct-TCP clients keep Nagle on (`--tcp-nagle`). ' : 'TCP_NODELAY on every client socket (`ws` sets it; the harness sets it for direct TCP too). '}` +
+    `Broker: ${meta.versions.mosquitto}. Relays: ${[meta.versions.bridge, meta.versions.websocat, meta.versions.websockify].filter(Boolean).join('; ') || 'none'}.`)
   L.push('')
   L.push('## Throughput')
   L.push('')
@@ -807,8 +853,8 @@ function renderReport (meta, paths, summary, targets) {
   L.push('')
   if (meta.idle) {
     L.push(`${meta.profile.idle.toLocaleString('en')} idle MQTT-over-WebSocket connections (raw \`ws\` client, hand-built CONNECT, keepalive 0), opened ${IDLE_CONCURRENCY} at a time; ` +
-      'VmRSS of the relaying process before and after, divided by the connections. Bridge and websocat are fresh processes for each run; ' +
-      'mosquitto rows are the shared broker and include its MQTT session state (reference only). websockify forks a process per connection and is left out.')
+      'VmRSS of the relaying process before and after, divided by the connections; a fresh relay process for each run. ' +
+      'websockify forks a process per connection and is left out.')
     L.push('')
     row(['path', 'KiB per connection', 'RSS before MiB', 'RSS with connections MiB', 'RSS after closing MiB', 'connects/s'])
     row(Array(6).fill('---'))
@@ -817,7 +863,7 @@ function renderReport (meta, paths, summary, targets) {
       const s = summary[p.key].idle
       if (!s) continue
       row([
-        p.label + (p.relay ? '' : ' (broker, reference)'),
+        p.label,
         withRange(s.kibPerConnection, (x) => fmtNum(x, 1)) + (s.errors.length ? ` ⚠ ${s.errors.length} failed` : ''),
         withRange(s.rssBeforeKiB, mib),
         withRange(s.rssAfterKiB, mib),
@@ -870,7 +916,7 @@ async function main () {
   const tools = {
     websocat: wanted('websocat') ? ensureWebsocat() : null,
     bridge: wanted('bridge') ? buildBridge(cli.build) : null,
-    websockify: wanted('websockify') ? ensureWebsockify(cli.only?.includes('websockify') ? 'install' : cli.websockify) : null
+    websockify: cli.websockify && wanted('websockify') ? ensureWebsockify() : null
   }
   const versions = {
     node: process.version,
@@ -903,8 +949,9 @@ async function main () {
       // websockify refuses every subprotocol it does not know, "mqtt" included.
       noSubprotocol: k === 'websockify'
     }))
-  ].filter((p) => wanted(p.key))
+  ].filter((p) => wanted(p.key)).map((p) => ({ ...p, wsFraming: cli.wsFraming }))
   respawnWorkers()
+  const servers = [broker.proc, ...Object.values(relays).map((r) => r.proc)]
 
   // Warm-up (not recorded): JIT-warms the node clients and checks every path works.
   const brokenPaths = []
@@ -916,6 +963,7 @@ async function main () {
       const r = await measureRtt(path, { n: P.warmup.rtt, capMs: P.rttCapMs, tag: `warmup-rtt/${path.key}` })
       if (!r.count) throw new Error('no round trip completed')
       log(`warm-up ${path.label}: ${fmtRate(w.rate)} msgs/s, rtt p50 ${fmtMs(r.p50)} ms`)
+      await quiesce(servers)
       paths.push(path)
     } catch (err) {
       const error = String(err?.message ?? err)
@@ -952,6 +1000,10 @@ async function main () {
           log(`run ${run}/${P.runs} ${kind} ${path.label} FAILED: ${record.error}`)
           respawnWorkers() // a stuck worker must not poison the next measurement
         }
+        record.quiesce = await quiesce(servers)
+        if (!record.quiesce.idle || record.quiesce.killed) {
+          log(`  after it: servers still busy after ${record.quiesce.ms} ms${record.quiesce.killed ? `, killed ${record.quiesce.killed} leftover relay processes` : ''}`)
+        }
         records.push(record)
       }
     }
@@ -964,20 +1016,14 @@ async function main () {
   const idle = {}
   if (cli.idle) {
     for (let run = 1; run <= P.idleRuns; run++) {
-      for (const key of ['bridge', 'websocat', 'mosquitto-ws', 'tcp']) {
+      for (const key of ['bridge', 'websocat']) {
         if (!paths.some((p) => p.key === key)) continue
         let fresh = null
         const result = { run }
         try {
-          let target
-          if (key === 'bridge' || key === 'websocat') {
-            fresh = await startRelay(key, tools, broker.tcpPort, `-idle${run}`)
-            // A relay process: one WebSocket plus one broker socket per connection.
-            target = { key, proc: fresh.proc, url: fresh.url, fdsPerConnection: 2 }
-          } else {
-            const path = paths.find((p) => p.key === key)
-            target = { key, proc: broker.proc, url: path.url, fdsPerConnection: 1 }
-          }
+          fresh = await startRelay(key, tools, broker.tcpPort, `-idle${run}`)
+          // A relay process holds one WebSocket plus one broker socket per connection.
+          const target = { key, proc: fresh.proc, url: fresh.url, fdsPerConnection: 2 }
           Object.assign(result, await measureIdle(target, { n: P.idle }))
           log(`idle run ${run}/${P.idleRuns} ${key}: ${fmtNum(result.kibPerConnection, 1)} KiB per connection (${result.opened}/${P.idle} open, ${fmtRate(result.connectRate)} connects/s)`)
         } catch (err) {
@@ -997,6 +1043,7 @@ async function main () {
     quick: cli.quick,
     idle: cli.idle,
     tcpNagle: cli.tcpNagle,
+    wsFraming: cli.wsFraming,
     onlyPaths: cli.only,
     profile: P,
     payloadBytes: PAYLOAD,

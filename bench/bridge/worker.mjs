@@ -53,7 +53,7 @@ function waitFor (id, what) {
 // ---------------------------------------------------------------------------
 
 /** Connects MQTT.js 5 with the options every path shares; rejects after timeoutMs. */
-function connect (url, clientId, { noSubprotocol = false, nagle = false, timeoutMs = 10_000 } = {}) {
+function connect (url, clientId, { noSubprotocol = false, nagle = false, wsFraming = 'node', timeoutMs = 10_000 } = {}) {
   const options = {
     clientId,
     protocolVersion: 4, // MQTT 3.1.1, MQTT.js's default
@@ -64,12 +64,15 @@ function connect (url, clientId, { noSubprotocol = false, nagle = false, timeout
     // No compression offered: no server here accepts it, and it must not differ by path.
     wsOptions: { perMessageDeflate: false }
   }
-  if (noSubprotocol) {
+  let socket = null
+  options.createWebsocket = (u, protocols, opts) => {
     // websockify refuses any offered subprotocol it does not know ("mqtt" included).
-    options.createWebsocket = (u, _protocols, opts) => new WebSocket(u, opts.wsOptions)
+    socket = noSubprotocol ? new WebSocket(u, opts.wsOptions) : new WebSocket(u, protocols, opts.wsOptions)
+    return socket
   }
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(url, options)
+    if (socket && wsFraming === 'browser') sendWholeWrites(client.stream, socket)
     const timer = setTimeout(() => { client.end(true); reject(new Error(`connect to ${url} timed out`)) }, timeoutMs)
     client.once('connect', () => {
       clearTimeout(timer)
@@ -83,6 +86,22 @@ function connect (url, clientId, { noSubprotocol = false, nagle = false, timeout
     client.once('error', (err) => { clearTimeout(timer); client.end(true); reject(err) })
     client.once('close', () => { clearTimeout(timer); reject(new Error(`connection to ${url} closed before CONNACK`)) })
   })
+}
+
+/**
+ * In node, MQTT.js's WebSocket stream (`ws`'s createWebSocketStream) sends every
+ * chunk mqtt-packet writes as its own WebSocket message: a 64 B PUBLISH goes out
+ * as 5 messages (1, 1, 2, 7 and 64 bytes). In browsers MQTT.js sends what was
+ * written in one tick as one message (BufferedDuplex's writev). This gives the
+ * node stream the same writev. mqtt-packet corks the stream per packet until the
+ * next tick, so the CONNECT already written is still buffered when this runs.
+ */
+function sendWholeWrites (stream, socket) {
+  stream._writev = (chunks, callback) => {
+    const data = chunks.length === 1 ? chunks[0].chunk : Buffer.concat(chunks.map((c) => c.chunk))
+    if (socket.readyState === WebSocket.CONNECTING) socket.once('open', () => socket.send(data, callback))
+    else socket.send(data, callback)
+  }
 }
 
 function subscribe (client, topic, qos) {
@@ -103,8 +122,8 @@ function end (client) {
   })
 }
 
-async function sub ({ id, url, topic, qos, n, capMs, noSubprotocol, nagle }) {
-  const client = await connect(url, `bench-sub-${process.pid}-${id}`, { noSubprotocol, nagle })
+async function sub ({ id, url, topic, qos, n, capMs, noSubprotocol, nagle, wsFraming }) {
+  const client = await connect(url, `bench-sub-${process.pid}-${id}`, { noSubprotocol, nagle, wsFraming })
   let count = 0
   let lastNs = 0n
   let finish
@@ -126,8 +145,8 @@ async function sub ({ id, url, topic, qos, n, capMs, noSubprotocol, nagle }) {
   send({ id, ev: 'closed' })
 }
 
-async function pub ({ id, url, topic, qos, n, size, capMs, window, noSubprotocol, nagle }) {
-  const client = await connect(url, `bench-pub-${process.pid}-${id}`, { noSubprotocol, nagle })
+async function pub ({ id, url, topic, qos, n, size, capMs, window, noSubprotocol, nagle, wsFraming }) {
+  const client = await connect(url, `bench-pub-${process.pid}-${id}`, { noSubprotocol, nagle, wsFraming })
   const payload = Buffer.alloc(size, 0x61)
   let closed = false
   client.on('close', () => { closed = true })
@@ -201,8 +220,8 @@ function publishQos1 (client, topic, payload, n, window, deadline, isClosed) {
   })
 }
 
-async function rtt ({ id, url, topic, n, size, capMs, noSubprotocol, nagle }) {
-  const client = await connect(url, `bench-rtt-${process.pid}-${id}`, { noSubprotocol, nagle })
+async function rtt ({ id, url, topic, n, size, capMs, noSubprotocol, nagle, wsFraming }) {
+  const client = await connect(url, `bench-rtt-${process.pid}-${id}`, { noSubprotocol, nagle, wsFraming })
   // Each round trip's payload starts with its sequence number: a late message from a
   // lost round trip cannot end a later one.
   const payload = Buffer.alloc(Math.max(size, 4), 0x62)
