@@ -156,7 +156,7 @@ pub enum ConfigError {
 /// environment (e.g. MQTTWIRE_BROKER) or in a TOML file given with --config (keys are the
 /// flag names, e.g. `broker = ["mqtt://10.0.0.5:1883"]`, `idle-timeout = "5m"`).
 #[derive(Debug, Default, Parser)]
-#[command(name = "mqttwire-bridge", version, about, long_about = None)]
+#[command(name = "mqttwire-bridge", version, about)]
 pub struct Cli {
     /// TOML file with any of the settings below; flags and environment variables win.
     #[arg(long, env = "MQTTWIRE_CONFIG", value_name = "FILE")]

@@ -134,7 +134,9 @@ where
     };
     tracing::debug!(%client, %broker, %version, "relaying");
     let (up_read, up_write) = tokio::io::split(upstream);
-    let mut up_write = BufWriter::new(up_write);
+    // Small: it only gathers the packets of one WebSocket message into one write, and its
+    // buffer stays allocated for as long as the connection is idle.
+    let mut up_write = BufWriter::with_capacity(1024, up_write);
     shared.metrics.bytes(Direction::Upstream, first.len());
     if !config.transparent {
         shared
@@ -270,8 +272,9 @@ where
         } else {
             decoder.buffer_mut()
         };
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(16 * 1024);
+        // 4 KiB at a time: an idle connection keeps this buffer, so it stays small.
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(4096);
         }
         let n = match up.read_buf(buf).await {
             Ok(0) => return End::BrokerClosed,
