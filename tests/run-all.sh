@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test of mqttwire, as CI runs them: formatting, lints, all unit, property and
 # integration tests (against a real mosquitto), the engine tests again on wasm32 in
-# headless Chromium, the browser client in Chromium against mosquitto and the bridge, and
-# the protocol crate built for wasm32. Installs what is missing first (tests/setup.sh).
+# headless Chromium, the browser client in Chromium against mosquitto and the bridge, the
+# built npm package (types and a round trip as a user imports it), and the protocol crate
+# built for wasm32. Installs what is missing first (tests/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,11 @@ grep -q MQTTWIRE_BRIDGE_WS "$servers_out" || { echo "test servers did not start"
 export $(grep '^MQTTWIRE_' "$servers_out" | xargs)
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
   cargo test -p client-wasm --target wasm32-unknown-unknown --locked --test browser
+
+step "the npm package: build, type check of a consumer, round trip in Chromium as a user imports it"
+bash client-wasm/build.sh
+client-wasm/node_modules/.bin/tsc -p client-wasm/tests/js/tsconfig.json
+node client-wasm/tests/js/package.test.mjs
 
 step "cargo build -p mqttwire --target wasm32-unknown-unknown"
 cargo build -p mqttwire --target wasm32-unknown-unknown --locked
