@@ -22,6 +22,7 @@ wasm-bindgen --target web --no-typescript --out-dir pkg --out-name mqttwire_wasm
   ../target/wasm32-unknown-unknown/wasm-release/client_wasm.wasm
 node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  --strip-producers --strip-target-features \
   pkg/mqttwire_wasm_bg.wasm -o pkg/mqttwire_wasm_bg.wasm
 cp js/index.js js/index.d.ts js/package.json pkg/
 

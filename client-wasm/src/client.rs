@@ -5,7 +5,7 @@
 //! then calls.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
@@ -22,7 +22,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{self, Options};
-use crate::error::{error, invalid};
+use crate::error::{concat, error, invalid};
 use crate::platform::{Socket, SocketEvent, Timer, now};
 
 /// The engine bound to a WebSocket. The `mqttwire` JavaScript module wraps it in an
@@ -39,7 +39,7 @@ struct Inner {
     timer: Option<Timer>,
     emit: Function,
     password_fn: Option<Function>,
-    pending: HashMap<Handle, Pending>,
+    pending: PendingTable,
     ready: Vec<(Function, Function)>,
     connected_once: bool,
     router: Router<Function>,
@@ -54,6 +54,30 @@ enum Pending {
     Publish(Function, Function),
     Subscribe(Function, Function, Vec<String>),
     Unsubscribe(Function, Function),
+}
+
+/// Promises waiting for the engine, sorted by handle. The engine hands out handles in
+/// increasing order, so inserting appends; commands mostly complete in order, so removing
+/// mostly takes the front. (A `HashMap` would cost several KB of wasm.)
+#[derive(Default)]
+struct PendingTable(VecDeque<(Handle, Pending)>);
+
+impl PendingTable {
+    fn find(&self, handle: Handle) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&handle, |(h, _)| *h)
+    }
+
+    fn insert(&mut self, handle: Handle, pending: Pending) {
+        match self.find(handle) {
+            Ok(i) => self.0[i].1 = pending,
+            Err(i) => self.0.insert(i, (handle, pending)),
+        }
+    }
+
+    fn remove(&mut self, handle: Handle) -> Option<Pending> {
+        let i = self.find(handle).ok()?;
+        self.0.remove(i).map(|(_, pending)| pending)
+    }
 }
 
 /// JavaScript to call once the state is no longer borrowed.
@@ -87,7 +111,7 @@ impl Core {
                 timer: None,
                 emit,
                 password_fn,
-                pending: HashMap::new(),
+                pending: PendingTable::default(),
                 ready: Vec::new(),
                 connected_once: false,
                 router: Router::new(),
@@ -166,8 +190,8 @@ impl Core {
     /// through the engine's topic trie.
     #[wasm_bindgen(js_name = addHandler)]
     pub fn add_handler(&self, filter: &str, handler: Function) -> Result<(), JsValue> {
-        let filter =
-            TopicFilter::new(filter).map_err(|e| invalid(&format!("invalid topic filter: {e}")))?;
+        let filter = TopicFilter::new(filter)
+            .map_err(|e| invalid(&concat(&["invalid topic filter: ", &e.to_string()])))?;
         self.inner.borrow_mut().router.add(&filter, handler);
         Ok(())
     }
@@ -175,8 +199,8 @@ impl Core {
     /// Removes `handler` from `filter` (every handler of `filter` when `handler` is absent).
     #[wasm_bindgen(js_name = removeHandler)]
     pub fn remove_handler(&self, filter: &str, handler: Option<Function>) -> Result<(), JsValue> {
-        let filter =
-            TopicFilter::new(filter).map_err(|e| invalid(&format!("invalid topic filter: {e}")))?;
+        let filter = TopicFilter::new(filter)
+            .map_err(|e| invalid(&concat(&["invalid topic filter: ", &e.to_string()])))?;
         let mut inner = self.inner.borrow_mut();
         match handler {
             Some(h) => drop(inner.router.remove_if(&filter, |f| *f == h)),
@@ -241,7 +265,7 @@ impl Core {
                 }
                 "dup" => {}
                 "properties" => publish.properties = convert::properties(&value, "properties")?,
-                _ => return Err(invalid(&format!("unknown publish option '{key}'"))),
+                _ => return Err(invalid(&concat(&["unknown publish option '", &key, "'"]))),
             }
         }
         let handle = {
@@ -283,7 +307,7 @@ impl Core {
                     }
                 }
                 "properties" => properties = convert::properties(&value, "properties")?,
-                _ => return Err(invalid(&format!("unknown subscribe option '{key}'"))),
+                _ => return Err(invalid(&concat(&["unknown subscribe option '", &key, "'"]))),
             }
         }
         let mut subscriptions = Vec::new();
@@ -292,7 +316,7 @@ impl Core {
             let filter = TopicFilter::new(name.clone()).map_err(|e| {
                 error(
                     "INVALID_TOPIC",
-                    &format!("invalid topic filter '{name}': {e}"),
+                    &concat(&["invalid topic filter '", &name, "': ", &e.to_string()]),
                     Some(0x8F),
                 )
             })?;
@@ -338,7 +362,13 @@ impl Core {
                 "properties" => {
                     properties = convert::properties(&get(options, &key), "properties")?
                 }
-                _ => return Err(invalid(&format!("unknown unsubscribe option '{key}'"))),
+                _ => {
+                    return Err(invalid(&concat(&[
+                        "unknown unsubscribe option '",
+                        &key,
+                        "'",
+                    ])));
+                }
             }
         }
         let list: Vec<JsValue> = if Array::is_array(filters) {
@@ -354,7 +384,7 @@ impl Core {
             parsed.push(TopicFilter::new(name).map_err(|e| {
                 error(
                     "INVALID_TOPIC",
-                    &format!("invalid topic filter: {e}"),
+                    &concat(&["invalid topic filter: ", &e.to_string()]),
                     Some(0x8F),
                 )
             })?);
@@ -440,7 +470,7 @@ fn object_keys(v: &JsValue, what: &str) -> Result<Vec<String>, JsValue> {
         return Ok(Vec::new());
     }
     if !v.is_object() || Array::is_array(v) {
-        return Err(invalid(&format!("{what} must be an object")));
+        return Err(invalid(&concat(&[what, " must be an object"])));
     }
     Ok(Object::keys(v.unchecked_ref::<Object>())
         .iter()
@@ -705,14 +735,14 @@ impl Inner {
                 handle,
                 reason_code,
             } => {
-                if let Some(Pending::Publish(resolve, _)) = self.pending.remove(&handle) {
+                if let Some(Pending::Publish(resolve, _)) = self.pending.remove(handle) {
                     let result = Object::new();
                     let _ = Reflect::set(&result, &"reasonCode".into(), &reason_code.0.into());
                     calls.push(Call::Resolve(resolve, result.into()));
                 }
             }
             Event::PublishFailed { handle, error: e } => {
-                if let Some(Pending::Publish(_, reject)) = self.pending.remove(&handle) {
+                if let Some(Pending::Publish(_, reject)) = self.pending.remove(handle) {
                     calls.push(Call::Reject(reject, publish_error(&e)));
                 }
             }
@@ -720,7 +750,7 @@ impl Inner {
                 handle: Some(handle),
                 reason_codes,
             } => {
-                if let Some(Pending::Subscribe(resolve, _, names)) = self.pending.remove(&handle) {
+                if let Some(Pending::Subscribe(resolve, _, names)) = self.pending.remove(handle) {
                     let granted = Array::new();
                     for (name, code) in names.iter().zip(&reason_codes) {
                         let g = Object::new();
@@ -736,14 +766,14 @@ impl Inner {
                 handle,
                 reason_codes,
             } => {
-                if let Some(Pending::Unsubscribe(resolve, _)) = self.pending.remove(&handle) {
+                if let Some(Pending::Unsubscribe(resolve, _)) = self.pending.remove(handle) {
                     let codes: Array = reason_codes.iter().map(|c| JsValue::from(c.0)).collect();
                     calls.push(Call::Resolve(resolve, codes.into()));
                 }
             }
             Event::RequestFailed { handle } => {
                 if let Some(Pending::Subscribe(_, reject, _) | Pending::Unsubscribe(_, reject)) =
-                    self.pending.remove(&handle)
+                    self.pending.remove(handle)
                 {
                     calls.push(Call::Reject(
                         reject,
@@ -771,7 +801,7 @@ impl Inner {
                 if !self.connected_once && !self.ready.is_empty() {
                     let e = error(
                         "CONNECT_FAILED",
-                        &format!("could not connect: {reason_code}"),
+                        &concat(&["could not connect: ", &reason_code.to_string()]),
                         Some(reason_code.0).filter(|c| *c != 0x80),
                     );
                     for (_, reject) in self.ready.drain(..) {

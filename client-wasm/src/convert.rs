@@ -11,7 +11,7 @@ use mqttwire::client::{ClientOptions, OfflineQos0, ReconnectOptions};
 use mqttwire::{Properties, Property, ProtocolVersion, QoS, TopicName, Will};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::error::invalid;
+use crate::error::{concat, decimal, hex8, invalid};
 
 /// Connection options, with what the engine does not hold itself.
 pub(crate) struct Options {
@@ -26,7 +26,7 @@ fn keys(value: &JsValue, what: &str) -> Result<Vec<String>, JsValue> {
         return Ok(Vec::new());
     }
     if !value.is_object() || value.is_function() || Array::is_array(value) {
-        return Err(invalid(&format!("{what} must be an object")));
+        return Err(invalid(&concat(&[what, " must be an object"])));
     }
     Ok(Object::keys(value.unchecked_ref::<Object>())
         .iter()
@@ -38,23 +38,28 @@ fn get(obj: &JsValue, key: &str) -> JsValue {
     Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-fn number(v: &JsValue, name: &str, max: f64) -> Result<f64, JsValue> {
+/// A whole number from 0 to `max`. The message formats `max` as an integer, never as a
+/// float: float formatting would add about 20 KB to the wasm.
+fn number(v: &JsValue, name: &str, max: u32) -> Result<f64, JsValue> {
     match v.as_f64() {
-        Some(n) if n.is_finite() && n >= 0.0 && n <= max && n.fract() == 0.0 => Ok(n),
-        _ => Err(invalid(&format!(
-            "option '{name}' must be a whole number from 0 to {max}"
-        ))),
+        Some(n) if n >= 0.0 && n <= f64::from(max) && n.fract() == 0.0 => Ok(n),
+        _ => Err(invalid(&concat(&[
+            "option '",
+            name,
+            "' must be a whole number from 0 to ",
+            &decimal(max),
+        ]))),
     }
 }
 
 fn boolean(v: &JsValue, name: &str) -> Result<bool, JsValue> {
     v.as_bool()
-        .ok_or_else(|| invalid(&format!("option '{name}' must be true or false")))
+        .ok_or_else(|| invalid(&concat(&["option '", name, "' must be true or false"])))
 }
 
 fn string(v: &JsValue, name: &str) -> Result<String, JsValue> {
     v.as_string()
-        .ok_or_else(|| invalid(&format!("option '{name}' must be a string")))
+        .ok_or_else(|| invalid(&concat(&["option '", name, "' must be a string"])))
 }
 
 /// A payload: string (UTF-8), Uint8Array, ArrayBuffer or any ArrayBuffer view.
@@ -73,15 +78,17 @@ pub(crate) fn payload(v: &JsValue, name: &str) -> Result<Bytes, JsValue> {
     }
     if ArrayBuffer::is_view(v) {
         let buffer: ArrayBuffer = get(v, "buffer").unchecked_into();
-        let offset = number(&get(v, "byteOffset"), name, f64::MAX)? as u32;
-        let length = number(&get(v, "byteLength"), name, f64::MAX)? as u32;
+        let offset = number(&get(v, "byteOffset"), name, u32::MAX)? as u32;
+        let length = number(&get(v, "byteLength"), name, u32::MAX)? as u32;
         return Ok(Bytes::from(
             Uint8Array::new_with_byte_offset_and_length(&buffer, offset, length).to_vec(),
         ));
     }
-    Err(invalid(&format!(
-        "'{name}' must be a string, Uint8Array or ArrayBuffer"
-    )))
+    Err(invalid(&concat(&[
+        "'",
+        name,
+        "' must be a string, Uint8Array or ArrayBuffer",
+    ])))
 }
 
 /// A QoS option: 0, 1 or 2.
@@ -89,8 +96,8 @@ pub(crate) fn qos(v: &JsValue, name: &str) -> Result<QoS, JsValue> {
     if v.is_undefined() {
         return Ok(QoS::AtMostOnce);
     }
-    QoS::from_u8(number(v, name, 2.0)? as u8)
-        .ok_or_else(|| invalid(&format!("option '{name}' must be 0, 1 or 2")))
+    QoS::from_u8(number(v, name, 2)? as u8)
+        .ok_or_else(|| invalid(&concat(&["option '", name, "' must be 0, 1 or 2"])))
 }
 
 /// A topic name.
@@ -99,7 +106,11 @@ pub(crate) fn topic(v: &JsValue) -> Result<TopicName, JsValue> {
         .as_string()
         .ok_or_else(|| invalid("topic must be a string"))?;
     TopicName::new(s).map_err(|e| {
-        crate::error::error("INVALID_TOPIC", &format!("invalid topic: {e}"), Some(0x90))
+        crate::error::error(
+            "INVALID_TOPIC",
+            &concat(&["invalid topic: ", &e.to_string()]),
+            Some(0x90),
+        )
     })
 }
 
@@ -108,40 +119,40 @@ pub(crate) fn properties(v: &JsValue, what: &str) -> Result<Properties, JsValue>
     let mut out = Properties::new();
     for key in keys(v, what)? {
         let value = get(v, &key);
-        let name = format!("{what}.{key}");
-        let n = |max: f64| number(&value, &name, max);
+        let name = concat(&[what, ".", &key]);
+        let n = |max: u32| number(&value, &name, max);
         let nz16 = |x: f64| {
             NonZeroU16::new(x as u16)
-                .ok_or_else(|| invalid(&format!("option '{name}' must not be 0")))
+                .ok_or_else(|| invalid(&concat(&["option '", &name, "' must not be 0"])))
         };
         let nz32 = |x: f64| {
             NonZeroU32::new(x as u32)
-                .ok_or_else(|| invalid(&format!("option '{name}' must not be 0")))
+                .ok_or_else(|| invalid(&concat(&["option '", &name, "' must not be 0"])))
         };
         let p = match key.as_str() {
             "payloadFormatIndicator" => {
                 Property::PayloadFormatIndicator(u8::from(boolean(&value, &name)?))
             }
-            "messageExpiryInterval" => Property::MessageExpiryInterval(n(u32::MAX as f64)? as u32),
+            "messageExpiryInterval" => Property::MessageExpiryInterval(n(u32::MAX)? as u32),
             "contentType" => Property::ContentType(string(&value, &name)?.into()),
             "responseTopic" => Property::ResponseTopic(topic(&value)?),
             "correlationData" => Property::CorrelationData(payload(&value, &name)?),
-            "subscriptionIdentifier" => Property::SubscriptionIdentifier(nz32(n(268_435_455.0)?)?),
-            "sessionExpiryInterval" => Property::SessionExpiryInterval(n(u32::MAX as f64)? as u32),
+            "subscriptionIdentifier" => Property::SubscriptionIdentifier(nz32(n(268_435_455)?)?),
+            "sessionExpiryInterval" => Property::SessionExpiryInterval(n(u32::MAX)? as u32),
             "authenticationMethod" => Property::AuthenticationMethod(string(&value, &name)?.into()),
             "authenticationData" => Property::AuthenticationData(payload(&value, &name)?),
             "requestProblemInformation" => {
                 Property::RequestProblemInformation(boolean(&value, &name)?)
             }
-            "willDelayInterval" => Property::WillDelayInterval(n(u32::MAX as f64)? as u32),
+            "willDelayInterval" => Property::WillDelayInterval(n(u32::MAX)? as u32),
             "requestResponseInformation" => {
                 Property::RequestResponseInformation(boolean(&value, &name)?)
             }
             "reasonString" => Property::ReasonString(string(&value, &name)?.into()),
-            "receiveMaximum" => Property::ReceiveMaximum(nz16(n(65_535.0)?)?),
-            "topicAliasMaximum" => Property::TopicAliasMaximum(n(65_535.0)? as u16),
-            "topicAlias" => Property::TopicAlias(nz16(n(65_535.0)?)?),
-            "maximumPacketSize" => Property::MaximumPacketSize(nz32(n(u32::MAX as f64)?)?),
+            "receiveMaximum" => Property::ReceiveMaximum(nz16(n(65_535)?)?),
+            "topicAliasMaximum" => Property::TopicAliasMaximum(n(65_535)? as u16),
+            "topicAlias" => Property::TopicAlias(nz16(n(65_535)?)?),
+            "maximumPacketSize" => Property::MaximumPacketSize(nz32(n(u32::MAX)?)?),
             "userProperties" => {
                 for k in keys(&value, &name)? {
                     let vals = get(&value, &k);
@@ -152,9 +163,13 @@ pub(crate) fn properties(v: &JsValue, what: &str) -> Result<Properties, JsValue>
                     };
                     for item in list {
                         let item = item.as_string().ok_or_else(|| {
-                            invalid(&format!(
-                                "option '{name}.{k}' must be a string or an array of strings"
-                            ))
+                            invalid(&concat(&[
+                                "option '",
+                                &name,
+                                ".",
+                                &k,
+                                "' must be a string or an array of strings",
+                            ]))
                         })?;
                         out.push(Property::UserProperty(
                             ByteString::from(k.clone()),
@@ -164,7 +179,7 @@ pub(crate) fn properties(v: &JsValue, what: &str) -> Result<Properties, JsValue>
                 }
                 continue;
             }
-            _ => return Err(invalid(&format!("unknown option '{name}'"))),
+            _ => return Err(invalid(&concat(&["unknown option '", &name, "'"]))),
         };
         out.push(p);
     }
@@ -262,7 +277,7 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
         },
     };
     let random = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
-    let mut o = ClientOptions::new(version, format!("mqttwire_{:08x}", random()));
+    let mut o = ClientOptions::new(version, concat(&["mqttwire_", &hex8(random())]));
     o.reconnect = Some(ReconnectOptions {
         seed: random() << 32 | random(),
         ..ReconnectOptions::default()
@@ -275,7 +290,7 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
             "protocolVersion" => {}
             "clientId" => o.client_id = string(&value, name)?.into(),
             "clean" => o.clean_start = boolean(&value, name)?,
-            "keepalive" => o.keep_alive = number(&value, name, 65_535.0)? as u16,
+            "keepalive" => o.keep_alive = number(&value, name, 65_535)? as u16,
             "username" => o.username = Some(string(&value, name)?.into()),
             "password" => {
                 if let Some(f) = value.dyn_ref::<Function>() {
@@ -284,9 +299,9 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
                     o.password = Some(payload(&value, name)?);
                 }
             }
-            "connectTimeout" => o.connect_timeout_ms = number(&value, name, 3_600_000.0)? as u64,
+            "connectTimeout" => o.connect_timeout_ms = number(&value, name, 3_600_000)? as u64,
             "reconnectPeriod" => {
-                let period = number(&value, name, 3_600_000.0)? as u64;
+                let period = number(&value, name, 3_600_000)? as u64;
                 if period == 0 {
                     o.reconnect = None;
                 } else if let Some(r) = &mut o.reconnect {
@@ -298,14 +313,12 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
                 let r = o.reconnect.get_or_insert_with(ReconnectOptions::default);
                 for k in self::keys(&value, "reconnect")? {
                     let x = get(&value, &k);
-                    let n = format!("reconnect.{k}");
+                    let n = concat(&["reconnect.", &k]);
                     match k.as_str() {
-                        "minDelay" => r.min_delay_ms = number(&x, &n, 3_600_000.0)? as u64,
-                        "maxDelay" => r.max_delay_ms = number(&x, &n, 3_600_000.0)? as u64,
-                        "maxAttempts" => {
-                            r.max_attempts = Some(number(&x, &n, u32::MAX as f64)? as u32)
-                        }
-                        _ => return Err(invalid(&format!("unknown option '{n}'"))),
+                        "minDelay" => r.min_delay_ms = number(&x, &n, 3_600_000)? as u64,
+                        "maxDelay" => r.max_delay_ms = number(&x, &n, 3_600_000)? as u64,
+                        "maxAttempts" => r.max_attempts = Some(number(&x, &n, u32::MAX)? as u32),
+                        _ => return Err(invalid(&concat(&["unknown option '", &n, "'"]))),
                     }
                 }
             }
@@ -317,8 +330,8 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
                     OfflineQos0::Drop
                 };
             }
-            "maxQueued" => o.max_queued = number(&value, name, 1e9)? as usize,
-            "maxInflight" => o.max_inflight = number(&value, name, 65_535.0)?.max(1.0) as u16,
+            "maxQueued" => o.max_queued = number(&value, name, 1_000_000_000)? as usize,
+            "maxInflight" => o.max_inflight = number(&value, name, 65_535)?.max(1.0) as u16,
             "properties" => {
                 let props = properties(&value, "properties")?;
                 for p in props.iter() {
@@ -347,7 +360,7 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
                         "qos" => will.qos = qos(&x, "will.qos")?,
                         "retain" => will.retain = boolean(&x, "will.retain")?,
                         "properties" => will.properties = properties(&x, "will.properties")?,
-                        _ => return Err(invalid(&format!("unknown option 'will.{k}'"))),
+                        _ => return Err(invalid(&concat(&["unknown option 'will.", &k, "'"]))),
                     }
                 }
                 if will.topic.is_empty() {
@@ -355,7 +368,7 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
                 }
                 o.will = Some(will);
             }
-            _ => return Err(invalid(&format!("unknown option '{name}'"))),
+            _ => return Err(invalid(&concat(&["unknown option '", name, "'"]))),
         }
     }
     if version == ProtocolVersion::V311 && !o.properties.is_empty() {

@@ -6,6 +6,7 @@ mod dispatch;
 mod event;
 mod options;
 mod store;
+mod tables;
 mod timer;
 
 pub use backoff::ReconnectOptions;
@@ -16,7 +17,7 @@ pub use event::{
 pub use options::{ClientOptions, OfflineQos0};
 pub use store::{InFlight, InFlightState, InFlightStore, MemoryStore};
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::num::{NonZeroU16, NonZeroU32};
 
 use bytes::{Bytes, BytesMut};
@@ -32,6 +33,7 @@ use crate::reason::ReasonCode;
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{PacketId, PacketType, ProtocolVersion, QoS};
 use backoff::Backoff;
+use tables::{InboundAliases, OutboundAliases, PacketIdSet};
 use timer::{Timer, TimerTable};
 
 /// An MQTT client as a state machine. The caller owns the transport and the clock.
@@ -86,14 +88,14 @@ pub struct Client<S: InFlightStore = MemoryStore> {
     /// SUBSCRIBE and UNSUBSCRIBE sent and not acknowledged, in the order sent.
     requests: Vec<(PacketId, Request)>,
     /// Inbound QoS 2 messages delivered and not released (PUBREL) yet.
-    inbound_qos2: HashSet<PacketId>,
+    inbound_qos2: PacketIdSet,
     /// Granted subscriptions, for resubscribing; with their subscription identifier.
     subscriptions: Vec<(Subscription, Option<NonZeroU32>)>,
     next_id: PacketId,
     next_handle: u64,
     server: ServerLimits,
-    inbound_aliases: HashMap<u16, TopicName>,
-    outbound_aliases: HashMap<TopicName, NonZeroU16>,
+    inbound_aliases: InboundAliases,
+    outbound_aliases: OutboundAliases,
     keep_alive_ms: u64,
     last_sent: u64,
     connected_before: bool,
@@ -203,13 +205,13 @@ impl<S: InFlightStore> Client<S> {
             store,
             queue: VecDeque::new(),
             requests: Vec::new(),
-            inbound_qos2: HashSet::new(),
+            inbound_qos2: PacketIdSet::default(),
             subscriptions: Vec::new(),
             next_id: PacketId::MIN,
             next_handle,
             server: ServerLimits::default(),
-            inbound_aliases: HashMap::new(),
-            outbound_aliases: HashMap::new(),
+            inbound_aliases: InboundAliases::default(),
+            outbound_aliases: OutboundAliases::default(),
             keep_alive_ms: 0,
             last_sent: 0,
             connected_before: false,
@@ -709,7 +711,7 @@ impl<S: InFlightStore> Client<S> {
             return;
         }
         let mut aliased = publish.clone();
-        if let Some(&alias) = self.outbound_aliases.get(&publish.topic) {
+        if let Some(alias) = self.outbound_aliases.get(&publish.topic) {
             aliased.topic = TopicName::from_alias_placeholder();
             aliased.properties.push(Property::TopicAlias(alias));
         } else if let Some(alias) =
@@ -900,7 +902,7 @@ impl<S: InFlightStore> Client<S> {
                 );
             }
             if publish.topic.is_empty() {
-                match self.inbound_aliases.get(&alias.get()) {
+                match self.inbound_aliases.get(alias) {
                     Some(topic) => publish.topic = topic.clone(),
                     None => {
                         return self
@@ -908,8 +910,7 @@ impl<S: InFlightStore> Client<S> {
                     }
                 }
             } else {
-                self.inbound_aliases
-                    .insert(alias.get(), publish.topic.clone());
+                self.inbound_aliases.insert(alias, publish.topic.clone());
             }
         }
         match (publish.qos, publish.packet_id) {
@@ -918,7 +919,7 @@ impl<S: InFlightStore> Client<S> {
                 self.send(now, &Packet::PubAck(Ack::new(id)));
             }
             (QoS::ExactlyOnce, Some(id)) => {
-                if !self.inbound_qos2.contains(&id) {
+                if !self.inbound_qos2.contains(id) {
                     if self.inbound_qos2.len() >= usize::from(self.options.receive_maximum) {
                         return self.violation(
                             now,
@@ -972,8 +973,7 @@ impl<S: InFlightStore> Client<S> {
 
     fn on_pubrel(&mut self, now: u64, ack: Ack) {
         let mut comp = Ack::new(ack.packet_id);
-        if !self.inbound_qos2.remove(&ack.packet_id) && self.options.version == ProtocolVersion::V5
-        {
+        if !self.inbound_qos2.remove(ack.packet_id) && self.options.version == ProtocolVersion::V5 {
             comp.reason_code = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
         }
         self.send(now, &Packet::PubComp(comp));
