@@ -10,7 +10,7 @@
 //
 // See ./README.md for what is measured and how to read the report. The report
 // goes to stdout and bench/results/bridge.md, the raw numbers to
-// bench/results/bridge.json; progress goes to stderr.
+// bench/results/bridge.json (bridge-quick.* for --quick); progress goes to stderr.
 //
 // Exit status: 0 when every required path was measured (whether or not the
 // targets are met), 1 on a harness failure (a required path broken, a process
@@ -87,6 +87,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const USAGE = `usage: node bench/bridge/run.mjs [options]
 
   --quick            small workload, 1 run: a smoke test, numbers NOT comparable
+                     (writes bench/results/bridge-quick.{md,json}, not bridge.{md,json})
   --runs N           runs per path and measurement (default 5, minimum 5 unless --quick)
   --websockify       include websockify (PyPI), installing it into bench/.venv if missing;
                      off by default: it collapses under the QoS 0 flood (time caps) and
@@ -432,8 +433,28 @@ function ensureWebsocat () {
   return found
 }
 
+/** Command lines of cargo processes running now (other engineers share this machine). */
+function runningCargo () {
+  const found = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const comm = readFileSync(`/proc/${name}/comm`, 'utf8').trim()
+      if (comm === 'cargo' || comm.startsWith('cargo-')) {
+        found.push(readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 100))
+      }
+    } catch {}
+  }
+  return found
+}
+
 function buildBridge (build) {
   if (build) {
+    const others = runningCargo()
+    if (others.length) {
+      log(`warning: another cargo command is running (${others.join(' | ')}); this build competes with it ` +
+        'for the 2 cores (and waits for its lock on target/). Use --no-build to skip the build.')
+    }
     log('cargo build --release -p ws-bridge (a no-op when up to date)')
     const r = run('cargo', ['build', '--release', '-p', 'ws-bridge'], { cwd: REPO_DIR, stdio: ['ignore', 'inherit', 'inherit'] })
     if (r.status !== 0) throw new HarnessError('cargo build --release -p ws-bridge failed')
@@ -773,7 +794,7 @@ function renderReport (meta, paths, summary, targets) {
   const ref = (key, kind) => summary[key]?.[kind]?.median
   L.push(`# Bridge benchmark: ${paths.map((p) => p.label).join(', ')}`)
   L.push('')
-  L.push(`${meta.date} · ${meta.machine.cpus}x ${meta.machine.cpuModel} · Linux ${meta.machine.kernel} · load average at start ${meta.loadavgStart.map((x) => x.toFixed(2)).join(' ')}, at end ${meta.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}`)
+  L.push(`${meta.date} · ${meta.machine.cpus}x ${meta.machine.cpuModel} · Linux ${meta.machine.kernel} · load average at start ${meta.loadavgStart.map((x) => x.toFixed(2)).join(' ')}, at end ${meta.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} · run took ${meta.durationSeconds.toFixed(0)} s`)
   L.push('')
   L.push(`${meta.quick ? '**QUICK RUN: smoke test, numbers not comparable.** ' : ''}${meta.profile.runs} runs per path, paths interleaved within each run (order rotated per run); every cell is the median over the runs with (min–max). ` +
     `Clients: MQTT.js ${meta.versions.mqtt} (MQTT 3.1.1) in node ${meta.versions.node}, publisher and subscriber in two separate node processes, both through the same path; ` +
@@ -891,7 +912,7 @@ function renderReport (meta, paths, summary, targets) {
     for (const e of [...broken, ...errors]) L.push(`- ${e.split('\n')[0]}`)
   }
   L.push('')
-  L.push('Raw numbers: `bench/results/bridge.json`. How to read this: `bench/bridge/README.md`.')
+  L.push(`Raw numbers: \`bench/results/${meta.quick ? 'bridge-quick' : 'bridge'}.json\`. How to read this: \`bench/bridge/README.md\`.`)
   return L.join('\n') + '\n'
 }
 
@@ -1069,11 +1090,13 @@ async function main () {
   const report = renderReport(meta, paths, summary, targets)
 
   await stopAll()
+  // A smoke test must not overwrite the results of a real run.
+  const base = cli.quick ? 'bridge-quick' : 'bridge'
   mkdirSync(RESULTS_DIR, { recursive: true })
-  writeFileSync(join(RESULTS_DIR, 'bridge.md'), report)
-  writeFileSync(join(RESULTS_DIR, 'bridge.json'), JSON.stringify({ meta, summary, targets, records, idle }, null, 2) + '\n')
+  writeFileSync(join(RESULTS_DIR, `${base}.md`), report)
+  writeFileSync(join(RESULTS_DIR, `${base}.json`), JSON.stringify({ meta, summary, targets, records, idle }, null, 2) + '\n')
   process.stdout.write(report)
-  log(`done in ${meta.durationSeconds.toFixed(0)} s; wrote bench/results/bridge.md and bench/results/bridge.json`)
+  log(`done in ${meta.durationSeconds.toFixed(0)} s; wrote bench/results/${base}.md and bench/results/${base}.json`)
 
   const missing = paths.filter((p) => p.required && !records.some((r) => r.path === p.key && r.result))
   if (missing.length) throw new HarnessError(`no successful measurement for ${missing.map((p) => p.label).join(', ')}`)

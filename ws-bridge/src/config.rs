@@ -228,7 +228,8 @@ pub struct Cli {
     /// Time allowed for the client's CONNECT after the handshake [default: 10s].
     #[arg(long, env = "MQTTWIRE_CONNECT_TIMEOUT", value_name = "DURATION")]
     pub connect_timeout: Option<String>,
-    /// Close a connection when nothing crosses it for this long; 0 turns it off [default: 5m].
+    /// Close a connection when nothing crosses it for this long (checked once per period,
+    /// so within twice this); 0 turns it off [default: 5m].
     #[arg(long, env = "MQTTWIRE_IDLE_TIMEOUT", value_name = "DURATION")]
     pub idle_timeout: Option<String>,
     /// Time allowed to open the upstream connection to one broker [default: 5s].

@@ -168,6 +168,19 @@ impl Metrics {
         self.refused.get_or_create(&RefusalLabels { reason }).inc();
     }
 
+    /// The counters of one direction, for a connection to keep.
+    pub(crate) fn direction(&self, direction: Direction) -> DirectionCounters {
+        DirectionCounters {
+            bytes: self
+                .bytes
+                .get_or_create(&DirectionLabels { direction })
+                .clone(),
+            packets: vec![None; 16],
+            direction,
+            family: self.packets.clone(),
+        }
+    }
+
     /// Counts relayed bytes.
     pub(crate) fn bytes(&self, direction: Direction, n: usize) {
         self.bytes
@@ -210,6 +223,37 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// The counters of one direction, looked up once per connection so that counting a
+/// message is an atomic add, not a locked map lookup.
+#[derive(Debug)]
+pub(crate) struct DirectionCounters {
+    bytes: Counter,
+    packets: Vec<Option<Counter>>,
+    direction: Direction,
+    family: Family<PacketLabels, Counter>,
+}
+
+impl DirectionCounters {
+    /// Counts relayed bytes.
+    pub(crate) fn bytes(&self, n: usize) {
+        self.bytes.inc_by(n as u64);
+    }
+
+    /// Counts one relayed packet of a type.
+    pub(crate) fn packet(&mut self, packet_type: PacketType) {
+        let slot = &mut self.packets[packet_type as usize];
+        let counter = slot.get_or_insert_with(|| {
+            self.family
+                .get_or_create(&PacketLabels {
+                    direction: self.direction,
+                    r#type: TypeLabel(packet_type),
+                })
+                .clone()
+        });
+        counter.inc();
     }
 }
 
