@@ -107,6 +107,9 @@ pub struct Decoder {
     buf: BytesMut,
     /// Received `Bytes` decoded in place.
     input: Bytes,
+    /// Size of the packet `buf` holds the start of, once its fixed header is complete: no
+    /// need to look again before that many bytes are there.
+    need: usize,
     version: ProtocolVersion,
     max_packet_size: u32,
 }
@@ -117,6 +120,7 @@ impl Decoder {
         Decoder {
             buf: BytesMut::new(),
             input: Bytes::new(),
+            need: 0,
             version,
             max_packet_size: MAX_PACKET_SIZE,
         }
@@ -132,6 +136,7 @@ impl Decoder {
     /// Changes the largest packet accepted.
     pub fn set_max_packet_size(&mut self, max: u32) {
         self.max_packet_size = max;
+        self.need = 0; // check the buffered packet against the new limit
     }
 
     /// The largest packet accepted.
@@ -165,6 +170,16 @@ impl Decoder {
         }
     }
 
+    /// Appends received bytes held in a `Bytes` the caller keeps: decoded in place (a cheap
+    /// reference count) when they start a packet, copied when they continue one.
+    pub fn extend_shared(&mut self, bytes: &Bytes) {
+        if self.buf.is_empty() && self.input.is_empty() {
+            self.input = bytes.clone();
+        } else {
+            self.extend(bytes);
+        }
+    }
+
     /// The buffer, to read into directly.
     pub fn buffer_mut(&mut self) -> &mut BytesMut {
         self.spill_input();
@@ -179,6 +194,7 @@ impl Decoder {
     /// Takes the bytes received but not yet decoded, leaving the decoder empty.
     pub fn take_buffered(&mut self) -> BytesMut {
         self.spill_input();
+        self.need = 0;
         self.buf.split()
     }
 
@@ -190,7 +206,17 @@ impl Decoder {
     /// The next whole packet with the bytes it came in, `Ok(None)` if more bytes are needed.
     pub fn decode_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
         let split = if self.input.is_empty() {
-            split_frame(&mut self.buf, self.max_packet_size)?
+            if self.buf.len() < self.need {
+                return Ok(None);
+            }
+            let split = split_frame(&mut self.buf, self.max_packet_size)?;
+            self.need = match split {
+                // Incomplete: remember how much it needs (0 while the header is incomplete).
+                None => FixedHeader::peek(&self.buf, self.max_packet_size)?
+                    .map_or(0, |h| h.packet_len()),
+                Some(_) => 0,
+            };
+            split
         } else {
             let split = split_frame_bytes(&mut self.input, self.max_packet_size)?;
             if split.is_none() {

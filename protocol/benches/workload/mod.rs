@@ -77,13 +77,13 @@ impl Case {
         drain(&mut decoder, (0, 0))
     }
 
-    /// Decodes the stream fed chunk by chunk, each chunk a received `Bytes`; returns
-    /// (packets, payload bytes).
+    /// Decodes the stream fed chunk by chunk, each chunk a `Bytes` (decoded in place where it
+    /// starts a packet, copied where it continues one); returns (packets, payload bytes).
     pub fn decode_chunked(&self) -> (usize, usize) {
         let mut decoder = Decoder::new(ProtocolVersion::V311);
         let mut counts = (0, 0);
         for chunk in &self.chunks {
-            decoder.extend_bytes(chunk.clone());
+            decoder.extend_shared(chunk);
             counts = drain(&mut decoder, counts);
         }
         counts
