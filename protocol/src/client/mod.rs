@@ -936,10 +936,16 @@ impl<S: InFlightStore> Client<S> {
     }
 
     fn on_puback(&mut self, now: u64, ack: Ack) {
+        self.finish_in_flight(now, &ack, InFlightState::AwaitingPubAck);
+    }
+
+    /// The last acknowledgment of an outgoing message (PUBACK, PUBCOMP, or a refusing
+    /// PUBREC): if the message waits for it, report the outcome and free its slot.
+    fn finish_in_flight(&mut self, now: u64, ack: &Ack, awaiting: InFlightState) {
         if self
             .store
             .get(ack.packet_id)
-            .is_some_and(|e| e.state == InFlightState::AwaitingPubAck)
+            .is_some_and(|e| e.state == awaiting)
         {
             if let Some(entry) = self.store.remove(ack.packet_id) {
                 self.complete(entry.handle, ack.reason_code);
@@ -952,10 +958,7 @@ impl<S: InFlightStore> Client<S> {
         let id = ack.packet_id;
         match self.store.get(id).map(|e| e.state) {
             Some(InFlightState::AwaitingPubRec) if ack.reason_code.is_error() => {
-                if let Some(entry) = self.store.remove(id) {
-                    self.complete(entry.handle, ack.reason_code);
-                }
-                self.flush_queue(now);
+                self.finish_in_flight(now, &ack, InFlightState::AwaitingPubRec);
             }
             Some(InFlightState::AwaitingPubRec | InFlightState::AwaitingPubComp) => {
                 self.store.set_state(id, InFlightState::AwaitingPubComp);
@@ -980,16 +983,7 @@ impl<S: InFlightStore> Client<S> {
     }
 
     fn on_pubcomp(&mut self, now: u64, ack: Ack) {
-        if self
-            .store
-            .get(ack.packet_id)
-            .is_some_and(|e| e.state == InFlightState::AwaitingPubComp)
-        {
-            if let Some(entry) = self.store.remove(ack.packet_id) {
-                self.complete(entry.handle, ack.reason_code);
-            }
-            self.flush_queue(now);
-        }
+        self.finish_in_flight(now, &ack, InFlightState::AwaitingPubComp);
     }
 
     fn complete(&mut self, handle: Handle, reason_code: ReasonCode) {
