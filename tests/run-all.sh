@@ -24,16 +24,21 @@ step "engine tests on wasm32 in headless Chromium"
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
   cargo test -p mqttwire --target wasm32-unknown-unknown --locked --test engine
 
-step "the browser client in headless Chromium against mosquitto and mqttwire-bridge"
+step "the browser client in headless Chromium against mosquitto, mqttwire-bridge and aedes"
 cargo build -q -p mqttwire-tests --bin test-servers --locked
 servers_out=$(mktemp)
 # The servers run until their standard input closes: a pipe held open by this shell.
 exec 7> >(./target/debug/test-servers > "$servers_out")
 servers_pid=$!
-trap 'exec 7>&-; wait "$servers_pid" 2>/dev/null || true; rm -f "$servers_out"' EXIT
-for _ in $(seq 100); do grep -q MQTTWIRE_BRIDGE_WS "$servers_out" && break; sleep 0.1; done
-grep -q MQTTWIRE_BRIDGE_WS "$servers_out" || { echo "test servers did not start" >&2; exit 1; }
-export $(grep '^MQTTWIRE_' "$servers_out" | xargs)
+[ -d client-wasm/node_modules/aedes ] || (cd client-wasm && npm ci --no-audit --no-fund)
+aedes_out=$(mktemp)
+exec 8> >(node client-wasm/tests/js/aedes-server.mjs > "$aedes_out")
+aedes_pid=$!
+trap 'exec 7>&- 8>&-; wait "$servers_pid" "$aedes_pid" 2>/dev/null || true; rm -f "$servers_out" "$aedes_out"' EXIT
+started() { grep -q MQTTWIRE_BRIDGE_WS "$servers_out" && grep -q MQTTWIRE_AEDES_WS "$aedes_out"; }
+for _ in $(seq 100); do started && break; sleep 0.1; done
+started || { echo "test servers did not start" >&2; exit 1; }
+export $(grep -h '^MQTTWIRE_' "$servers_out" "$aedes_out" | xargs)
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
   cargo test -p client-wasm --target wasm32-unknown-unknown --locked --test browser
 

@@ -17,6 +17,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const MOSQUITTO_WS: Option<&str> = option_env!("MQTTWIRE_MOSQUITTO_WS");
 const BRIDGE_WS: Option<&str> = option_env!("MQTTWIRE_BRIDGE_WS");
+const AEDES_WS: Option<&str> = option_env!("MQTTWIRE_AEDES_WS");
 
 fn urls() -> [&'static str; 2] {
     [
@@ -255,6 +256,45 @@ async fn calls_the_password_function_before_connecting() {
     .await;
     assert_eq!(*calls.borrow(), 1);
     core.end(None);
+}
+
+/// aedes writes every packet as several WebSocket messages (a CONNACK as four one-byte
+/// messages): the client must put packets back together across messages. MQTT 3.1.1 only.
+#[wasm_bindgen_test]
+async fn reassembles_packets_split_across_messages_by_aedes() {
+    let url = AEDES_WS.expect("MQTTWIRE_AEDES_WS: run through tests/run-all.sh");
+    let (publisher, _, _keep1) = connected(url, 4, &[]).await;
+    let topic = unique("browser/aedes");
+    JsFuture::from(publisher.publish(
+        format!("{topic}/kept").into(),
+        "retained".into(),
+        obj(&[("qos", 1.into()), ("retain", true.into())]),
+    ))
+    .await
+    .expect("published retained");
+    let (subscriber, events, _keep2) = connected(url, 4, &[]).await;
+    JsFuture::from(subscriber.subscribe(format!("{topic}/#").into(), obj(&[("qos", 2.into())])))
+        .await
+        .expect("subscribed");
+    assert_eq!(wait_messages(&events, 1).await[0].1, b"retained");
+    for qos in 0..=2u8 {
+        JsFuture::from(publisher.publish(
+            format!("{topic}/{qos}").into(),
+            format!("split {qos}").into(),
+            obj(&[("qos", qos.into())]),
+        ))
+        .await
+        .expect("published");
+    }
+    let got = wait_messages(&events, 4).await;
+    let mut payloads: Vec<_> = got[1..]
+        .iter()
+        .map(|(_, p)| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    payloads.sort();
+    assert_eq!(payloads, ["split 0", "split 1", "split 2"]);
+    publisher.end(None);
+    subscriber.end(None);
 }
 
 #[wasm_bindgen_test]
