@@ -146,12 +146,15 @@ export class MqttClient {
   _dispatch(type, args) {
     if (type === 'messages') {
       const batch = args[0];
-      for (let i = 0; i < batch.length; i += 6) {
+      // Four values per message: topic, payload, flags (QoS bits 0-1, retain 2, dup 3),
+      // properties.
+      for (let i = 0; i < batch.length; i += 4) {
         const topic = batch[i];
         const payload = batch[i + 1];
+        const flags = batch[i + 2];
         const packet = {
-          cmd: 'publish', topic, payload, qos: batch[i + 2], retain: batch[i + 3], dup: batch[i + 4],
-          properties: batch[i + 5],
+          cmd: 'publish', topic, payload, qos: flags & 3, retain: (flags & 4) !== 0, dup: (flags & 8) !== 0,
+          properties: batch[i + 3],
         };
         this.emit('message', topic, payload, packet);
       }

@@ -45,6 +45,9 @@ struct Inner {
     router: Router<Function>,
     /// The message being decoded, for handing payloads over as views of it.
     current: Option<(ArrayBuffer, Bytes)>,
+    /// The last topic handed to JavaScript and its string: consecutive messages on one topic
+    /// (a chat room, a metric) reuse it instead of decoding UTF-8 again.
+    last_topic: Option<(bytestring::ByteString, JsValue)>,
     ended: bool,
     this: Weak<RefCell<Inner>>,
 }
@@ -116,6 +119,7 @@ impl Core {
                 connected_once: false,
                 router: Router::new(),
                 current: None,
+                last_topic: None,
                 ended: false,
                 this: this.clone(),
             })
@@ -704,31 +708,35 @@ impl Inner {
                 calls.push(self.emit_call("connect", &[connack.into()]));
             }
             Event::Message(publish) => {
-                let topic = JsValue::from_str(&publish.topic);
+                let topic = self.topic_js(&publish.topic);
                 let payload = self.payload_view(&publish.payload);
                 let properties = convert::properties_to_js(&publish.properties);
-                let mut matched = Vec::new();
-                self.router
-                    .route(&publish.topic, |_, handler| matched.push(handler.clone()));
-                if !matched.is_empty() {
-                    let packet = Object::new();
-                    let _ = Reflect::set(&packet, &"qos".into(), &(publish.qos as u8).into());
-                    let _ = Reflect::set(&packet, &"retain".into(), &publish.retain.into());
-                    let _ = Reflect::set(&packet, &"properties".into(), &properties);
-                    for handler in matched {
-                        calls.push(Call::Handler(
-                            handler,
-                            topic.clone(),
-                            payload.clone(),
-                            packet.clone().into(),
-                        ));
+                if !self.router.is_empty() {
+                    let mut matched = Vec::new();
+                    self.router
+                        .route(&publish.topic, |_, handler| matched.push(handler.clone()));
+                    if !matched.is_empty() {
+                        let packet = Object::new();
+                        let _ = Reflect::set(&packet, &"qos".into(), &(publish.qos as u8).into());
+                        let _ = Reflect::set(&packet, &"retain".into(), &publish.retain.into());
+                        let _ = Reflect::set(&packet, &"properties".into(), &properties);
+                        for handler in matched {
+                            calls.push(Call::Handler(
+                                handler,
+                                topic.clone(),
+                                payload.clone(),
+                                packet.clone().into(),
+                            ));
+                        }
                     }
                 }
+                // Four values per message (each push crosses into JavaScript): topic,
+                // payload, flags (QoS in bits 0-1, retain bit 2, dup bit 3), properties.
+                let flags =
+                    publish.qos as u8 | u8::from(publish.retain) << 2 | u8::from(publish.dup) << 3;
                 batch.push(&topic);
                 batch.push(&payload);
-                batch.push(&(publish.qos as u8).into());
-                batch.push(&publish.retain.into());
-                batch.push(&publish.dup.into());
+                batch.push(&flags.into());
                 batch.push(&properties);
             }
             Event::PublishComplete {
@@ -851,6 +859,18 @@ impl Inner {
             }
             _ => {}
         }
+    }
+
+    /// The topic as a JavaScript string, reusing the last one when it repeats.
+    fn topic_js(&mut self, topic: &mqttwire::TopicName) -> JsValue {
+        if let Some((last, value)) = &self.last_topic
+            && last.as_bytes() == topic.as_bytes()
+        {
+            return value.clone();
+        }
+        let value = JsValue::from_str(topic);
+        self.last_topic = Some((topic.clone().into_inner(), value.clone()));
+        value
     }
 
     /// The payload as a `Uint8Array` view of the received message when it lies inside it

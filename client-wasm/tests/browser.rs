@@ -54,7 +54,7 @@ impl Events {
         for (kind, args) in self.0.borrow().iter() {
             if kind == "messages" {
                 let batch: Array = args.get(0).unchecked_into();
-                for i in (0..batch.length()).step_by(6) {
+                for i in (0..batch.length()).step_by(4) {
                     let topic = batch.get(i).as_string().unwrap_or_default();
                     let payload: Uint8Array = batch.get(i + 1).unchecked_into();
                     out.push((topic, payload.to_vec()));
