@@ -23,7 +23,8 @@ use mqttwire::{
 };
 use mqttwire_bridge::{Balance, Config};
 use mqttwire_tests::bridge::config_for;
-use mqttwire_tests::{Bridge, ClientHandle, Events, Mosquitto, message, spawn, subscription};
+use mqttwire_tests::steps::{connect, publish, subscribe};
+use mqttwire_tests::{Bridge, ClientHandle, Events, Mosquitto, message};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
@@ -1851,58 +1852,6 @@ async fn next_topic(events: &mut Events) -> String {
         })
         .await
         .expect("a message")
-}
-
-/// Spawns a native client on `url` and waits for its first CONNACK.
-async fn connect(url: &str, options: ClientOptions) -> (ClientHandle, Events, bool) {
-    let (client, mut events) = spawn(url, options).expect("a valid URL");
-    let session_present = events.connected(WAIT).await.expect("CONNACK");
-    (client, events, session_present)
-}
-
-/// Subscribes and waits for the SUBACK; returns its reason codes.
-async fn subscribe(
-    client: &ClientHandle,
-    events: &mut Events,
-    filter: &str,
-    qos: QoS,
-) -> Vec<ReasonCode> {
-    let handle = client
-        .subscribe(vec![subscription(filter, qos)], Properties::new())
-        .await
-        .expect("subscribe accepted");
-    events
-        .wait_map(WAIT, |e| match e {
-            Event::Subscribed {
-                handle: Some(h),
-                reason_codes,
-            } if h == handle => Some(reason_codes),
-            _ => None,
-        })
-        .await
-        .expect("SUBACK")
-}
-
-/// Publishes and waits for its completion; returns the server's reason code.
-async fn publish(
-    client: &ClientHandle,
-    events: &mut Events,
-    publish: mqttwire::Publish,
-) -> ReasonCode {
-    let handle = client.publish(publish).await.expect("publish accepted");
-    let outcome = events
-        .wait_for(WAIT, |e| match e {
-            Event::PublishComplete { handle: h, .. } | Event::PublishFailed { handle: h, .. } => {
-                *h == handle
-            }
-            _ => false,
-        })
-        .await
-        .expect("publish outcome");
-    match outcome {
-        Event::PublishComplete { reason_code, .. } if !reason_code.is_error() => reason_code,
-        other => panic!("publish failed: {other:?}"),
-    }
 }
 
 async fn bounded(test: impl Future<Output = ()>) {

@@ -8,7 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use mqttwire::client::{ClientOptions, DisconnectedBy, Event, ReconnectOptions};
 use mqttwire::{Properties, ProtocolVersion, QoS, ReasonCode, TopicFilter, Will};
-use mqttwire_tests::{ClientHandle, Events, Mosquitto, message, spawn, subscription};
+use mqttwire_tests::steps::{connect, publish, subscribe};
+use mqttwire_tests::{Mosquitto, message};
 
 use ProtocolVersion::{V5, V311};
 
@@ -31,59 +32,6 @@ fn options(version: ProtocolVersion, client_id: &str) -> ClientOptions {
         seed: client_id.bytes().map(u64::from).sum(),
     });
     o
-}
-
-/// Spawns a client on `url` and waits for its first CONNACK.
-async fn connect(url: &str, options: ClientOptions) -> (ClientHandle, Events, bool) {
-    let (client, mut events) = spawn(url, options).expect("a valid URL");
-    let session_present = events.connected(WAIT).await.expect("CONNACK");
-    (client, events, session_present)
-}
-
-/// Subscribes and waits for the SUBACK; returns its reason codes.
-async fn subscribe(
-    client: &ClientHandle,
-    events: &mut Events,
-    filter: &str,
-    qos: QoS,
-) -> Vec<ReasonCode> {
-    let handle = client
-        .subscribe(vec![subscription(filter, qos)], Properties::new())
-        .await
-        .expect("subscribe accepted");
-    events
-        .wait_map(WAIT, |e| match e {
-            Event::Subscribed {
-                handle: Some(h),
-                reason_codes,
-            } if h == handle => Some(reason_codes),
-            _ => None,
-        })
-        .await
-        .expect("SUBACK")
-}
-
-/// Publishes and waits for its completion (written, PUBACK or PUBCOMP); returns the
-/// server's reason code.
-async fn publish(
-    client: &ClientHandle,
-    events: &mut Events,
-    publish: mqttwire::Publish,
-) -> ReasonCode {
-    let handle = client.publish(publish).await.expect("publish accepted");
-    let outcome = events
-        .wait_for(WAIT, |e| match e {
-            Event::PublishComplete { handle: h, .. } | Event::PublishFailed { handle: h, .. } => {
-                *h == handle
-            }
-            _ => false,
-        })
-        .await
-        .expect("publish outcome");
-    match outcome {
-        Event::PublishComplete { reason_code, .. } if !reason_code.is_error() => reason_code,
-        other => panic!("publish failed: {other:?}"),
-    }
 }
 
 async fn bounded(test: impl Future<Output = ()>) {
