@@ -156,6 +156,8 @@ export interface ClientEvents {
   connect: (connack: ConnackPacket) => void;
   message: (topic: string, payload: Uint8Array, packet: PublishPacket) => void;
   reconnect: () => void;
+  /** A reconnect attempt is scheduled `delay` ms from now (mqttwire only; not in MQTT.js). */
+  reconnecting: (info: { delay: number; attempt: number }) => void;
   close: () => void;
   offline: () => void;
   disconnect: (packet: { reasonCode: number; properties?: ReceivedProperties }) => void;

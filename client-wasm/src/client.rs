@@ -835,6 +835,13 @@ impl Inner {
                 );
                 calls.push(self.emit_call("error", &[e]));
             }
+            Event::Reconnecting { at, attempt } => {
+                let info = Object::new();
+                let delay = at.saturating_sub(now()) as f64;
+                let _ = Reflect::set(&info, &"delay".into(), &delay.into());
+                let _ = Reflect::set(&info, &"attempt".into(), &attempt.into());
+                calls.push(self.emit_call("reconnecting", &[info.into()]));
+            }
             Event::ReconnectGaveUp => {
                 let e = error(
                     "RECONNECT_GAVE_UP",
