@@ -47,5 +47,11 @@ bash client-wasm/build.sh
 client-wasm/node_modules/.bin/tsc -p client-wasm/tests/js/tsconfig.json
 node client-wasm/tests/js/package.test.mjs
 
+step "www: the chat and the dashboard end to end in Chromium, through the bridge to mosquitto"
+cargo build -p ws-bridge --bin mqttwire-bridge --example demo_feed --locked
+(cd www && { [ -x node_modules/.bin/vite ] || npm ci --no-audit --no-fund; } && npm run build --silent)
+[ -d tests/e2e/node_modules/playwright-core ] || (cd tests/e2e && npm ci --no-audit --no-fund)
+node tests/e2e/run.mjs
+
 step "cargo build -p mqttwire --target wasm32-unknown-unknown"
 cargo build -p mqttwire --target wasm32-unknown-unknown --locked
