@@ -4,12 +4,13 @@
 // Side-by-side codec benchmark driver: mqttwire (Rust) vs. npm mqtt-packet
 // (node.js), on this machine, in one command.
 //
-//   node bench/codec/run.mjs [--runs K] [--rounds R] [--quick]
+//   node bench/codec/run.mjs [--runs K] [--rounds R] [--quick] [--no-build]
 //   (or: cd bench && npm run codec:compare -- [--runs K] [--quick])
 //
 // Both halves follow ./WORKLOAD.md and print JSON in the same schema:
 //   node : bench/codec/mqtt-packet.mjs
-//   Rust : cargo run -q --release -p mqttwire --example codec_bench
+//   Rust : target/release/examples/codec_bench (built first with
+//          flock /tmp/mqttwire-cargo.lock cargo build --release -p mqttwire --example codec_bench)
 //
 // The two sides are run alternately, in R rounds (ABBA order: node, rust |
 // rust, node | ...), each round doing ceil(K / R) timed runs per measurement
@@ -66,6 +67,7 @@ const USAGE = `usage: node bench/codec/run.mjs [--runs K] [--rounds R] [--quick]
   --rounds R   alternate node / Rust in up to R rounds (default ${DEFAULT_ROUNDS}); each round
                does ceil(K/R) runs, at least ${MIN_RUNS}, so R shrinks if K is small
   --quick      small streams, smoke test only (numbers are NOT comparable)
+  --no-build   run target/release/examples/codec_bench as it is (no cargo build)
   --help       show this help`
 
 function parseCli () {
@@ -76,6 +78,7 @@ function parseCli () {
         runs: { type: 'string' },
         rounds: { type: 'string' },
         quick: { type: 'boolean', default: false },
+        'no-build': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false }
       },
       strict: true
@@ -101,7 +104,7 @@ function parseCli () {
   const maxRounds = int('rounds', values.rounds, 1, DEFAULT_ROUNDS)
   const rounds = Math.max(1, Math.min(maxRounds, Math.floor(runs / MIN_RUNS)))
   const runsPerRound = Math.max(MIN_RUNS, Math.ceil(runs / rounds))
-  return { runs, rounds, runsPerRound, quick: values.quick }
+  return { runs, rounds, runsPerRound, quick: values.quick, build: !values['no-build'] }
 }
 
 // ---------------------------------------------------------------------------
@@ -192,11 +195,24 @@ const nodeSide = (runs, quick) => ({
     [NODE_BENCH, '--runs', String(runs), ...(quick ? ['--quick'] : [])], BENCH_DIR)
 })
 
+/** Every cargo command on this shared machine runs under this lock, one at a time. */
+const CARGO_LOCK = '/tmp/mqttwire-cargo.lock'
+const RUST_BENCH = join(REPO_DIR, 'target', 'release', 'examples', 'codec_bench')
+
+/** Builds the Rust half once (a no-op when up to date), under the cargo lock. */
+function buildRust () {
+  log(`flock ${CARGO_LOCK} cargo build --release -p mqttwire --example codec_bench`)
+  try {
+    execFileSync('flock', [CARGO_LOCK, 'cargo', 'build', '-q', '--release', '-p', 'mqttwire', '--example', 'codec_bench'],
+      { cwd: REPO_DIR, stdio: ['ignore', 'inherit', 'inherit'] })
+  } catch (err) {
+    fail(`building the Rust codec bench failed: ${err.message}`)
+  }
+}
+
 const rustSide = (runs, quick) => ({
   name: 'mqttwire',
-  run: (label) => runChild(label, 'cargo',
-    ['run', '-q', '--release', '-j1', '-p', 'mqttwire', '--example', 'codec_bench', '--',
-      '--runs', String(runs), ...(quick ? ['--quick'] : [])], REPO_DIR)
+  run: (label) => runChild(label, RUST_BENCH, ['--runs', String(runs), ...(quick ? ['--quick'] : [])], REPO_DIR)
 })
 
 // ---------------------------------------------------------------------------
@@ -367,7 +383,7 @@ function markdown (report) {
 // ---------------------------------------------------------------------------
 
 async function main () {
-  const { runs, rounds, runsPerRound, quick } = parseCli()
+  const { runs, rounds, runsPerRound, quick, build } = parseCli()
   const started = new Date()
   const t0 = process.hrtime.bigint()
   const loadStart = os.loadavg()
@@ -382,6 +398,7 @@ async function main () {
     log(`warning: found ${reference.size} reference rows in WORKLOAD.md (expected ${cases.length}); SHA-256 check limited`)
   }
 
+  if (build) buildRust()
   const sides = { node: nodeSide(runsPerRound, quick), rust: rustSide(runsPerRound, quick) }
   const order = []
   const raw = { node: [], rust: [] }
