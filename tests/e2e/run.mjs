@@ -206,6 +206,24 @@ try {
     await waitPresence(bob, 'alice', 'online');
   });
 
+  await test('direct messages between two users, counted unread until opened', async () => {
+    await alice.page.click('#people li:has(.label:text-is("bob")) button');
+    await alice.page.waitForFunction(() => document.getElementById('title').textContent === 'bob', null, { timeout: WAIT });
+    await say(alice, 'psst, just to you');
+    await bob.page.waitForSelector('#people li:has(.label:text-is("alice")) .badge:text-is("1")', { timeout: WAIT });
+    await waitState(alice, 'psst, just to you', 'delivered');
+    await bob.page.click('#people li:has(.label:text-is("alice")) button');
+    await shown(bob, 'psst, just to you');
+    await waitState(alice, 'psst, just to you', 'read');
+    await bob.page.fill('#text', 'got it');
+    await bob.page.press('#text', 'Enter');
+    await shown(alice, 'got it');
+    await openRoom(alice, 'general');
+    await openRoom(bob, 'general');
+    const count = await alice.page.$$eval('#messages .text', (els) => els.filter((e) => e.textContent === 'got it').length);
+    if (count !== 0) throw new Error('a direct message shows in the room');
+  });
+
   await test('a message from mosquitto_pub appears in the UI', async () => {
     mosquittoPub('chat/rooms/general', 'straight from mosquitto_pub');
     await shown(alice, 'straight from mosquitto_pub');
@@ -307,6 +325,18 @@ try {
     await phone.page.click('#rooms button[data-key="room:general"]');
     await phone.page.waitForSelector('#rooms', { state: 'hidden', timeout: WAIT });
     await phone.page.screenshot({ path: join(artifacts, 'chat-phone.png') });
+    // The banner follows the browser's network state.
+    await phone.page.evaluate(() => {
+      window.__banner = [];
+      new MutationObserver(() => window.__banner.push(document.getElementById('banner').textContent))
+        .observe(document.getElementById('banner'), { childList: true, characterData: true, subtree: true });
+    });
+    await phone.context.setOffline(true);
+    await phone.page.waitForSelector('#banner[data-state="offline"]', { timeout: WAIT })
+      .catch(async (e) => { throw new Error(`${e.message}; banner: ${await phone.page.evaluate(() => window.__banner.join(' | '))}`); });
+    await phone.context.setOffline(false);
+    await online(phone)
+      .catch(async (e) => { throw new Error(`${e.message}; banner: ${await phone.page.evaluate(() => window.__banner.join(' | '))}`); });
     await phone.context.close();
   });
 
@@ -322,6 +352,10 @@ try {
     await say(two, 'hello from the other tab');
     await shown(one, 'hello from the other tab');
     await waitPresence(one, 'tab two', 'online');
+    // Leaving says offline explicitly and forgets the identity in this tab.
+    await page.click('#leave');
+    await waitPresence(one, 'tab two', 'offline');
+    await page.waitForSelector('#nick', { state: 'visible', timeout: WAIT });
     await one.context.close();
   });
 

@@ -126,7 +126,9 @@ function saveHistorySoon() {
 function conversationFor(key, title) {
   let c = conversations.get(key);
   if (!c) {
-    c = { key, title: title ?? key.slice(key.indexOf(':') + 1), messages: new Map(), unread: 0 };
+    const name = key.slice(key.indexOf(':') + 1);
+    const fallback = key.startsWith('dm:') ? people.get(name)?.nick ?? name : name;
+    c = { key, title: title ?? fallback, messages: new Map(), unread: 0 };
     conversations.set(key, c);
   }
   return c;

@@ -45,6 +45,7 @@ export function connectionBanner(client, element) {
   client.on('end', () => { stopCountdown(); show('offline', 'Offline'); });
   window.addEventListener('offline', () => { stopCountdown(); show('offline', 'Offline: no network'); });
   window.addEventListener('online', () => {
-    if (!client.connected) show('connecting', 'Connecting…');
+    if (client.connected) show('online', 'Online');
+    else show('connecting', 'Connecting…');
   });
 }
