@@ -206,11 +206,11 @@ async function sha256 (bytes) {
 }
 
 /**
- * Runs one case: `rounds` rounds, the side order alternating from round to round starting
- * with `first`, each measurement WARMUP_RUNS + `runsPerRound` runs. Returns the stream's
+ * Runs one case in rounds, the side order alternating from round to round starting with
+ * `first`, each measurement WARMUP_RUNS + `perRound[round]` runs. Returns the stream's
  * fingerprint and every run's packets/s per side and measurement.
  */
-window.codecCase = async ({ qos, payload, target, minPackets, rounds, runsPerRound, first }) => {
+window.codecCase = async ({ qos, payload, target, minPackets, perRound, first }) => {
   const c = makeCase(qos, payload, target, minPackets)
   const stream = buildStream(c)
   const chunks = chunkStream(stream)
@@ -221,14 +221,14 @@ window.codecCase = async ({ qos, payload, target, minPackets, rounds, runsPerRou
     const ops = makeOps(c, stream, chunks, bench)
     const samples = { 'mqtt-packet': {}, mqttwire: {} }
     const order = []
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < perRound.length; round++) {
       const sides = (round % 2 === 0) === (first === 'mqtt-packet') ? ['mqtt-packet', 'mqttwire'] : ['mqttwire', 'mqtt-packet']
       order.push(sides)
       for (const side of sides) {
         for (const [op, mode, fn] of ops[side]) {
           for (let i = 0; i < WARMUP_RUNS; i++) fn()
           const key = `${op}/${mode}`
-          for (let i = 0; i < runsPerRound; i++) (samples[side][key] ??= []).push(c.count / (fn() / 1000))
+          for (let i = 0; i < perRound[round]; i++) (samples[side][key] ??= []).push(c.count / (fn() / 1000))
         }
       }
     }

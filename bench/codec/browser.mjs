@@ -43,7 +43,7 @@ class HarnessError extends Error {}
 
 const USAGE = `usage: node bench/codec/browser.mjs [--runs K] [--quick] [--no-build] [--profile P]
 
-  --runs K      timed runs per side per measurement (default 6, at least 5 unless --quick),
+  --runs K      timed runs per side per measurement (default 5, at least 5 unless --quick),
                 in 2 rounds with the side order swapped, each round +1 warm-up run
   --quick       small streams, 2 runs: a smoke test, numbers NOT comparable
   --no-build    use the wasm, glue and bundle already in target/bench-codec-browser
@@ -67,14 +67,16 @@ function parseCli () {
     process.exit(2)
   }
   if (values.help) { process.stdout.write(USAGE + '\n'); process.exit(0) }
-  const runs = values.runs === undefined ? (values.quick ? 2 : 6) : Number(values.runs)
+  const runs = values.runs === undefined ? (values.quick ? 2 : 5) : Number(values.runs)
   if (!Number.isInteger(runs) || runs < (values.quick ? 1 : 5) || runs > 50) {
     process.stderr.write(`--runs must be an integer from ${values.quick ? 1 : 5} to 50\n`)
     process.exit(2)
   }
   if (!/^[a-z][a-z0-9-]*$/.test(values.profile)) { process.stderr.write('--profile: a cargo profile name\n'); process.exit(2) }
   const rounds = runs >= 2 ? 2 : 1
-  return { runs, rounds, runsPerRound: Math.ceil(runs / rounds), quick: values.quick, build: !values['no-build'], profile: values.profile }
+  // Round r does its share of the runs: 5 in 2 rounds = 3 + 2.
+  const perRound = Array.from({ length: rounds }, (_, r) => Math.floor(runs / rounds) + (r < runs % rounds ? 1 : 0))
+  return { runs, rounds, perRound, quick: values.quick, build: !values['no-build'], profile: values.profile }
 }
 
 function build (profile) {
@@ -143,7 +145,7 @@ function markdown (report) {
   L.push(`- Date: ${report.date}; load average ${harness.loadavg_start.join(' / ')} at start, ${harness.loadavg_end.join(' / ')} at end`)
   L.push(`- ${versions.chromium}; mqtt-packet ${versions.mqtt_packet} with buffer ${versions.buffer}, bundled by esbuild ${versions.esbuild} (minified); ` +
     `mqttwire ${versions.mqttwire} built with ${versions.rustc}, cargo profile \`${versions.profile}\`, ${versions.wasm_bindgen} (no wasm-opt)`)
-  L.push(`- Mode: ${harness.quick ? '**quick (smoke test; numbers NOT comparable)**' : 'full'}; per side and measurement ${harness.rounds} round(s) x ${harness.runs_per_round} timed runs ` +
+  L.push(`- Mode: ${harness.quick ? '**quick (smoke test; numbers NOT comparable)**' : 'full'}; per side and measurement ${harness.runs_per_round.join(' + ')} timed runs in ${harness.rounds} round(s) ` +
     `(+1 warm-up each), side order swapped between rounds and cases; cross-origin isolated page: ${harness.cross_origin_isolated}; wall time ${harness.wall_seconds.toFixed(0)} s`)
   L.push(`- Workload \`bench/codec/WORKLOAD.md\`, built in the page independently of both codecs; the wasm side held the same bytes and chunks; mqtt-packet decoded every field and re-encoded the stream byte for byte` +
     (harness.sha_checked ? `; stream SHA-256 equals WORKLOAD.md (${harness.sha_checked}/8)` : '') + '.')
@@ -187,7 +189,7 @@ async function main () {
         const started = Date.now()
         let timer
         const r = await Promise.race([
-          page.evaluate((a) => window.codecCase(a), { qos, payload, target, minPackets, rounds: cli.rounds, runsPerRound: cli.runsPerRound, first }),
+          page.evaluate((a) => window.codecCase(a), { qos, payload, target, minPackets, perRound: cli.perRound, first }),
           new Promise((resolve, reject) => { timer = setTimeout(() => reject(new HarnessError(`case qos ${qos} payload ${payload} took over ${CASE_TIMEOUT_MS / 1000} s`)), CASE_TIMEOUT_MS) })
         ]).finally(() => clearTimeout(timer))
         const ref = reference.get(`${qos}/${payload}`)
@@ -240,7 +242,7 @@ async function main () {
       command: `node bench/codec/browser.mjs ${process.argv.slice(2).join(' ')}`.trim(),
       quick: cli.quick,
       rounds: cli.rounds,
-      runs_per_round: cli.runsPerRound,
+      runs_per_round: cli.perRound,
       cross_origin_isolated: results.every((r) => r.crossOriginIsolated),
       sha_checked: cli.quick ? 0 : results.length,
       loadavg_start: loadStart,
