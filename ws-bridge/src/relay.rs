@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use mqttwire::{
     ConnAck, DecodeError, Decoder, Disconnect, Frame, Packet, PacketType, ProtocolVersion,
     ReasonCode,
@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::metrics::{Direction, Metrics, Refusal};
+use crate::metrics::{Direction, DirectionCounters, Metrics, Refusal};
 use crate::upstream::Upstreams;
 
 /// Everything a connection needs from the bridge.
@@ -211,45 +211,84 @@ where
     let version = decoder.version();
     // The CONNECT was already decoded; what follows it in the decoder came with it.
     let mut pending = !transparent && decoder.buffered() > 0;
+    // A message that had already arrived when the previous one was done.
+    let mut ready: Option<Bytes> = None;
+    // Bytes written to the buffer since the last flush.
+    let mut unflushed = false;
     loop {
         if !pending {
-            let bytes = match next_binary(rx).await {
-                Ok(bytes) => bytes,
-                Err(end) => return end,
+            let bytes = match ready.take() {
+                Some(bytes) => bytes,
+                None => match next_binary(rx).await {
+                    Ok(bytes) => bytes,
+                    Err(end) => return end,
+                },
             };
             activity.touch();
             counters.bytes(bytes.len());
             if transparent {
-                if let Err(error) = up.write_all(&bytes).await.and(up.flush().await) {
+                if let Err(error) = up.write_all(&bytes).await {
                     return End::BrokerError(error);
                 }
-                continue;
+                unflushed = true;
+            } else {
+                decoder.extend_bytes(bytes);
             }
-            decoder.extend_bytes(bytes);
         }
         pending = false;
-        let mut wrote = false;
-        loop {
-            match decoder.decode_frame() {
-                Ok(Some(frame)) => {
-                    let packet_type = frame.packet.packet_type();
-                    // [MQTT-3.1.0-2] a second CONNECT is a protocol violation
-                    if packet_type == PacketType::Connect {
-                        return End::NotConnect(packet_type, Some(version));
-                    }
-                    counters.packet(packet_type);
-                    if let Err(error) = up.write_all(&frame.bytes).await {
-                        return End::BrokerError(error);
-                    }
-                    wrote = true;
-                }
-                Ok(None) => break,
-                Err(error) => return End::ClientViolation(error, Some(decoder.version())),
+        if !transparent {
+            match write_packets(&mut decoder, up, &mut counters, version).await {
+                Ok(wrote) => unflushed |= wrote,
+                Err(end) => return end,
             }
         }
-        // A message holding only part of a packet wrote nothing: nothing to flush.
-        if wrote && let Err(error) = up.flush().await {
-            return End::BrokerError(error);
+        // Under load the next message is often here already (a client may send a packet
+        // in several messages): gather it into the same write, so the broker gets one
+        // segment instead of many. The buffer still goes out whenever it fills.
+        match next_binary(rx).now_or_never() {
+            Some(Ok(bytes)) => ready = Some(bytes),
+            Some(Err(end)) => {
+                let _ = up.flush().await;
+                return end;
+            }
+            None => {
+                // A message holding only part of a packet wrote nothing: nothing to flush.
+                if unflushed && let Err(error) = up.flush().await {
+                    return End::BrokerError(error);
+                }
+                unflushed = false;
+            }
+        }
+    }
+}
+
+/// Writes the whole packets in `decoder` to the broker; true if it wrote any.
+async fn write_packets<W>(
+    decoder: &mut Decoder,
+    up: &mut BufWriter<W>,
+    counters: &mut DirectionCounters,
+    version: ProtocolVersion,
+) -> Result<bool, End>
+where
+    W: AsyncWrite + Unpin,
+{
+    let mut wrote = false;
+    loop {
+        match decoder.decode_frame() {
+            Ok(Some(frame)) => {
+                let packet_type = frame.packet.packet_type();
+                // [MQTT-3.1.0-2] a second CONNECT is a protocol violation
+                if packet_type == PacketType::Connect {
+                    return Err(End::NotConnect(packet_type, Some(version)));
+                }
+                counters.packet(packet_type);
+                if let Err(error) = up.write_all(&frame.bytes).await {
+                    return Err(End::BrokerError(error));
+                }
+                wrote = true;
+            }
+            Ok(None) => return Ok(wrote),
+            Err(error) => return Err(End::ClientViolation(error, Some(decoder.version()))),
         }
     }
 }
