@@ -10,6 +10,8 @@ export default defineConfig({
   // The linked package's `new URL('..wasm', import.meta.url)` must not be pre-bundled away
   // in `vite dev`.
   optimizeDeps: { exclude: ['mqttwire'] },
+  // `npx vite` during development: MQTT goes to a bridge running on the default port.
+  server: { proxy: { '/mqtt': { target: 'ws://127.0.0.1:8080', ws: true } } },
   build: {
     target: 'es2022',
     rollupOptions: {
