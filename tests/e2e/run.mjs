@@ -7,7 +7,7 @@
 //
 // MQTTWIRE_BRIDGE_BIN and MQTTWIRE_FEED_BIN override the binaries (default: target/debug).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -187,6 +187,17 @@ let bob;
 const hostileNick = '<img src=x onerror=__pwned=1>'; // fits the 32-character limit
 const hostileText = '<b>bold?</b><script>window.__pwned=2</script><img src=x onerror="window.__pwned=3">';
 try {
+  await test('the bridge serves the built app: wasm as application/wasm, precompressed, cached', async () => {
+    const wasm = readdirSync(join(dist, 'assets')).find((f) => f.endsWith('.wasm'));
+    const res = await fetch(`${base}/assets/${wasm}`, { headers: { 'accept-encoding': 'br' } });
+    const body = Buffer.from(await res.arrayBuffer());
+    const headers = Object.fromEntries(['content-type', 'content-encoding', 'cache-control'].map((h) => [h, res.headers.get(h)]));
+    if (res.status !== 200 || headers['content-type'] !== 'application/wasm' || headers['content-encoding'] !== 'br'
+      || !headers['cache-control'] || !body.subarray(0, 4).equals(Buffer.from([0, 0x61, 0x73, 0x6d]))) {
+      throw new Error(`${res.status} ${JSON.stringify(headers)}`);
+    }
+  });
+
   await test('two users join the general room and chat both ways', async () => {
     alice = await open('alice');
     bob = await open('bob');
