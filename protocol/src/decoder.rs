@@ -205,7 +205,29 @@ impl Decoder {
 
     /// The next whole packet with the bytes it came in, `Ok(None)` if more bytes are needed.
     pub fn decode_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
-        let split = if self.input.is_empty() {
+        let Some((header, bytes)) = self.next_packet()? else {
+            return Ok(None);
+        };
+        let packet = decode_frame(header, &bytes, self.version)?;
+        if let Packet::Connect(connect) = &packet {
+            self.version = connect.protocol;
+        }
+        Ok(Some(Frame { packet, bytes }))
+    }
+
+    /// The next whole packet for a client, `Ok(None)` if more bytes are needed: CONNECT,
+    /// SUBSCRIBE, UNSUBSCRIBE and PINGREQ are [`DecodeError::NotFromServer`] (see
+    /// [`Packet::decode_from_server`]).
+    pub fn decode_from_server(&mut self) -> Result<Option<Packet>, DecodeError> {
+        let Some((header, bytes)) = self.next_packet()? else {
+            return Ok(None);
+        };
+        Packet::decode_from_server(header, bytes.slice(header.header_len..), self.version).map(Some)
+    }
+
+    /// Takes the next whole packet's header and bytes off the input, `None` if incomplete.
+    fn next_packet(&mut self) -> Result<Option<(FixedHeader, Bytes)>, DecodeError> {
+        if self.input.is_empty() {
             if self.buf.len() < self.need {
                 return Ok(None);
             }
@@ -216,23 +238,15 @@ impl Decoder {
                     .map_or(0, |h| h.packet_len()),
                 Some(_) => 0,
             };
-            split
+            Ok(split)
         } else {
             let split = split_frame_bytes(&mut self.input, self.max_packet_size)?;
             if split.is_none() {
                 // A packet cut at the end of the input: keep its start until the rest comes.
                 self.spill_input();
             }
-            split
-        };
-        let Some((header, bytes)) = split else {
-            return Ok(None);
-        };
-        let packet = decode_frame(header, &bytes, self.version)?;
-        if let Packet::Connect(connect) = &packet {
-            self.version = connect.protocol;
+            Ok(split)
         }
-        Ok(Some(Frame { packet, bytes }))
     }
 
     /// Moves undecoded `input` into `buf`, keeping the order of bytes.
@@ -247,6 +261,7 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::PacketType;
 
     const TWO_PUBLISHES: [u8; 18] = [
         0x30, 0x07, 0x00, 0x03, b'a', b'/', b'b', b'h', b'i', // PUBLISH a/b "hi"
@@ -306,5 +321,50 @@ mod tests {
         ]);
         assert!(matches!(decoder.decode(), Ok(Some(Packet::Connect(_)))));
         assert_eq!(decoder.version(), ProtocolVersion::V311);
+    }
+
+    #[test]
+    fn rejects_client_to_server_packets_from_a_server() {
+        let packets: [(&[u8], PacketType); 4] = [
+            (
+                &[
+                    0x10, 0x0c, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 0, 0, 0,
+                ],
+                PacketType::Connect,
+            ),
+            (&[0x82, 0x06, 0, 1, 0, 1, b'a', 0], PacketType::Subscribe),
+            (&[0xa2, 0x05, 0, 1, 0, 1, b'a'], PacketType::Unsubscribe),
+            (&[0xc0, 0x00], PacketType::PingReq),
+        ];
+        for (bytes, packet_type) in packets {
+            let mut decoder = Decoder::new(ProtocolVersion::V311);
+            decoder.extend(bytes);
+            assert_eq!(
+                decoder.decode_from_server(),
+                Err(DecodeError::NotFromServer(packet_type))
+            );
+            // The same bytes are fine for a server.
+            let mut decoder = Decoder::new(ProtocolVersion::V311);
+            decoder.extend(bytes);
+            assert!(matches!(decoder.decode(), Ok(Some(_))), "{packet_type:?}");
+        }
+    }
+
+    #[test]
+    fn decodes_what_a_server_sends_for_a_client() {
+        let mut decoder = Decoder::new(ProtocolVersion::V311);
+        decoder.extend(&[0x20, 0x02, 0x00, 0x00, 0xd0, 0x00]); // CONNACK, PINGRESP
+        decoder.extend(&TWO_PUBLISHES[..5]);
+        assert!(matches!(
+            decoder.decode_from_server(),
+            Ok(Some(Packet::ConnAck(_)))
+        ));
+        assert_eq!(decoder.decode_from_server(), Ok(Some(Packet::PingResp)));
+        assert_eq!(decoder.decode_from_server(), Ok(None));
+        decoder.extend(&TWO_PUBLISHES[5..]);
+        assert!(matches!(
+            decoder.decode_from_server(),
+            Ok(Some(Packet::Publish(_)))
+        ));
     }
 }

@@ -148,6 +148,10 @@ pub enum DecodeError {
     /// A packet type that does not exist in the version the connection speaks.
     #[error("[MQTT-2.1.2] {0} is not a packet of MQTT 3.1.1")]
     NotInVersion(PacketType),
+    /// A packet only clients send (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ) came from a
+    /// server: see [`Decoder::decode_from_server`](crate::Decoder::decode_from_server).
+    #[error("[MQTT-2.1.2] {0} flows from client to server only")]
+    NotFromServer(PacketType),
 }
 
 impl DecodeError {
@@ -171,7 +175,8 @@ impl DecodeError {
             | PropertyNotAllowed { .. }
             | DuplicateProperty(_)
             | InvalidPropertyValue { .. }
-            | InvalidTopicFilter(_) => ReasonCode::PROTOCOL_ERROR,
+            | InvalidTopicFilter(_)
+            | NotFromServer(_) => ReasonCode::PROTOCOL_ERROR,
             _ => ReasonCode::MALFORMED_PACKET,
         }
     }

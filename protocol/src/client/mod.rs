@@ -24,6 +24,7 @@ use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 
 use crate::decoder::{Decoder, MAX_PACKET_SIZE};
+use crate::error::DecodeError;
 use crate::packet::{
     Ack, Auth, ConnAck, Connect, Disconnect, Packet, Publish, SubAck, Subscribe, Subscription,
     UnsubAck, Unsubscribe,
@@ -751,9 +752,12 @@ impl<S: InFlightStore> Client<S> {
 
     fn drain_decoder(&mut self, now: u64) {
         while matches!(self.state, State::AwaitingConnAck | State::Connected) {
-            match self.decoder.decode() {
+            match self.decoder.decode_from_server() {
                 Ok(Some(packet)) => self.handle_packet(now, packet),
                 Ok(None) => return,
+                Err(DecodeError::NotFromServer(packet_type)) => {
+                    return self.violation(now, ProtocolViolation::UnexpectedPacket(packet_type));
+                }
                 Err(error) => return self.violation(now, ProtocolViolation::Decode(error)),
             }
         }

@@ -144,6 +144,27 @@ impl Packet {
         body: Bytes,
         version: ProtocolVersion,
     ) -> Result<Packet, DecodeError> {
+        Packet::decode_as::<true>(header, body, version)
+    }
+
+    /// [`Packet::decode`] for a client: CONNECT, SUBSCRIBE, UNSUBSCRIBE and PINGREQ, which
+    /// only clients send, are [`DecodeError::NotFromServer`]. A client built on this carries
+    /// no code to read them, which counts in a browser bundle.
+    pub fn decode_from_server(
+        header: FixedHeader,
+        body: Bytes,
+        version: ProtocolVersion,
+    ) -> Result<Packet, DecodeError> {
+        Packet::decode_as::<false>(header, body, version)
+    }
+
+    /// Decodes a packet; with `FROM_CLIENTS` false the client-to-server packets are errors
+    /// and their readers are not compiled in.
+    fn decode_as<const FROM_CLIENTS: bool>(
+        header: FixedHeader,
+        body: Bytes,
+        version: ProtocolVersion,
+    ) -> Result<Packet, DecodeError> {
         let packet_type = header.packet_type;
         // [MQTT-2.1.3-1] reserved flags MUST be set to the values listed
         if packet_type != PacketType::Publish && header.flags != packet_type.fixed_flags() {
@@ -154,18 +175,22 @@ impl Packet {
         }
         let mut r = Reader::new(body, packet_type);
         let packet = match packet_type {
-            PacketType::Connect => Packet::Connect(Connect::read(&mut r)?),
+            PacketType::Connect if FROM_CLIENTS => Packet::Connect(Connect::read(&mut r)?),
             PacketType::ConnAck => Packet::ConnAck(ConnAck::read(&mut r, version)?),
             PacketType::Publish => Packet::Publish(Publish::read(header.flags, &mut r, version)?),
             PacketType::PubAck => Packet::PubAck(Ack::read(&mut r, version)?),
             PacketType::PubRec => Packet::PubRec(Ack::read(&mut r, version)?),
             PacketType::PubRel => Packet::PubRel(Ack::read(&mut r, version)?),
             PacketType::PubComp => Packet::PubComp(Ack::read(&mut r, version)?),
-            PacketType::Subscribe => Packet::Subscribe(Subscribe::read(&mut r, version)?),
+            PacketType::Subscribe if FROM_CLIENTS => {
+                Packet::Subscribe(Subscribe::read(&mut r, version)?)
+            }
             PacketType::SubAck => Packet::SubAck(SubAck::read(&mut r, version)?),
-            PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::read(&mut r, version)?),
+            PacketType::Unsubscribe if FROM_CLIENTS => {
+                Packet::Unsubscribe(Unsubscribe::read(&mut r, version)?)
+            }
             PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::read(&mut r, version)?),
-            PacketType::PingReq => Packet::PingReq,
+            PacketType::PingReq if FROM_CLIENTS => Packet::PingReq,
             PacketType::PingResp => Packet::PingResp,
             PacketType::Disconnect => Packet::Disconnect(Disconnect::read(&mut r, version)?),
             PacketType::Auth => {
@@ -175,6 +200,11 @@ impl Packet {
                 }
                 Packet::Auth(Auth::read(&mut r)?)
             }
+            // [MQTT-2.1.2] their direction of flow is client to server only
+            PacketType::Connect
+            | PacketType::Subscribe
+            | PacketType::Unsubscribe
+            | PacketType::PingReq => return Err(DecodeError::NotFromServer(packet_type)),
         };
         r.finish()?;
         Ok(packet)
