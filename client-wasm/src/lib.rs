@@ -10,3 +10,8 @@ mod error;
 mod platform;
 
 pub use client::Core;
+
+/// The allocator: talc rather than the standard library's dlmalloc, a few KB less wasm.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
