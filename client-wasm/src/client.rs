@@ -10,9 +10,7 @@ use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
 use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
-use mqttwire::client::{
-    Action, Client, DisconnectedBy, Event, Handle, PublishError, Router, State,
-};
+use mqttwire::client::{Action, Client, DisconnectedBy, Event, Handle, Router, State};
 use mqttwire::topic::TopicFilter;
 use mqttwire::{
     Properties, ProtocolVersion, Publish, ReasonCode, RetainHandling, Subscription,
@@ -22,7 +20,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{self, Options};
-use crate::error::{concat, error, invalid};
+use crate::error::{
+    client_error, concat, error, invalid, protocol_error, publish_error, reason_text, topic_error,
+};
 use crate::platform::{Socket, SocketEvent, Timer, now};
 
 /// The engine bound to a WebSocket. The `mqttwire` JavaScript module wraps it in an
@@ -183,19 +183,18 @@ impl Core {
             let mut inner = self.inner.borrow_mut();
             inner.ended = true;
             inner.timer = None;
-            let socket = inner.socket.take();
-            defer_drop(socket);
+            inner.socket = None;
             vec![inner.emit_call("end", &[])]
         };
         perform(calls);
     }
 
-    /// Calls `handler(topic, payload, packet)` for messages matching `filter`, dispatched
-    /// through the engine's topic trie.
+    /// Calls `handler(topic, payload, packet)` for messages matching `filter`, in the order
+    /// handlers were added.
     #[wasm_bindgen(js_name = addHandler)]
     pub fn add_handler(&self, filter: &str, handler: Function) -> Result<(), JsValue> {
         let filter = TopicFilter::new(filter)
-            .map_err(|e| invalid(&concat(&["invalid topic filter: ", &e.to_string()])))?;
+            .map_err(|e| invalid(&concat(&["invalid topic filter: ", topic_error(&e)])))?;
         self.inner.borrow_mut().router.add(&filter, handler);
         Ok(())
     }
@@ -204,7 +203,7 @@ impl Core {
     #[wasm_bindgen(js_name = removeHandler)]
     pub fn remove_handler(&self, filter: &str, handler: Option<Function>) -> Result<(), JsValue> {
         let filter = TopicFilter::new(filter)
-            .map_err(|e| invalid(&concat(&["invalid topic filter: ", &e.to_string()])))?;
+            .map_err(|e| invalid(&concat(&["invalid topic filter: ", topic_error(&e)])))?;
         let mut inner = self.inner.borrow_mut();
         match handler {
             Some(h) => drop(inner.router.remove_if(&filter, |f| *f == h)),
@@ -320,7 +319,7 @@ impl Core {
             let filter = TopicFilter::new(name.clone()).map_err(|e| {
                 error(
                     "INVALID_TOPIC",
-                    &concat(&["invalid topic filter '", &name, "': ", &e.to_string()]),
+                    &concat(&["invalid topic filter '", &name, "': ", topic_error(&e)]),
                     Some(0x8F),
                 )
             })?;
@@ -388,7 +387,7 @@ impl Core {
             parsed.push(TopicFilter::new(name).map_err(|e| {
                 error(
                     "INVALID_TOPIC",
-                    &concat(&["invalid topic filter: ", &e.to_string()]),
+                    &concat(&["invalid topic filter: ", topic_error(&e)]),
                     Some(0x8F),
                 )
             })?);
@@ -428,8 +427,7 @@ impl Drop for Core {
                 .disconnect(now(), ReasonCode::SUCCESS, Properties::new());
             inner.ended = true;
             inner.timer = None;
-            let socket = inner.socket.take();
-            defer_drop(socket);
+            inner.socket = None;
         }
     }
 }
@@ -439,30 +437,6 @@ fn ensure_running(inner: &Inner) -> Result<(), JsValue> {
         return Err(error("CLIENT_ENDED", "the client was ended", None));
     }
     Ok(())
-}
-
-fn client_error(e: &mqttwire::client::ClientError) -> JsValue {
-    use mqttwire::client::ClientError as E;
-    let (code, reason) = match e {
-        E::QueueFull(_) => ("QUEUE_FULL", None),
-        E::QoSNotSupported { .. } => ("QOS_NOT_SUPPORTED", Some(0x9B)),
-        E::RetainNotSupported => ("RETAIN_NOT_SUPPORTED", Some(0x9A)),
-        E::PacketTooLarge { .. } => ("PACKET_TOO_LARGE", Some(0x95)),
-        E::Invalid(_) => ("INVALID_PACKET", None),
-        _ => ("CLIENT_ERROR", None),
-    };
-    error(code, &e.to_string(), reason)
-}
-
-fn publish_error(e: &PublishError) -> JsValue {
-    let (code, reason) = match e {
-        PublishError::Refused(r) => ("PUBLISH_REFUSED", Some(r.0)),
-        PublishError::DroppedOffline => ("DROPPED_OFFLINE", None),
-        PublishError::SessionLost => ("SESSION_LOST", None),
-        PublishError::PacketTooLarge { .. } => ("PACKET_TOO_LARGE", Some(0x95)),
-        _ => ("CLIENT_ENDED", None),
-    };
-    error(code, &e.to_string(), reason)
 }
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
@@ -480,12 +454,6 @@ fn object_keys(v: &JsValue, what: &str) -> Result<Vec<String>, JsValue> {
         .iter()
         .filter_map(|k| k.as_string())
         .collect())
-}
-
-/// Drops a socket or timer after the current JavaScript callback returned, since the
-/// callback may be one of its own.
-fn defer_drop<T: 'static>(value: T) {
-    wasm_bindgen_futures::spawn_local(async move { drop(value) });
 }
 
 /// Runs the engine's outputs until it has nothing more to say, then arms the timer.
@@ -521,47 +489,63 @@ fn perform(calls: Vec<Call>) {
     }
 }
 
-/// Calls the password function (it may return a promise), then opens the socket.
+/// What a promise calls with its outcome.
+type PasswordCallback = Closure<dyn FnMut(JsValue)>;
+
+/// Calls the password function, then opens the socket once its value (or promise) settles.
 fn ask_password(rc: &Rc<RefCell<Inner>>, f: Function) {
-    let weak = Rc::downgrade(rc);
-    let result = f.call0(&JsValue::NULL);
-    wasm_bindgen_futures::spawn_local(async move {
-        let value = match result {
-            Ok(v) if v.has_type::<Promise>() => {
-                wasm_bindgen_futures::JsFuture::from(v.unchecked_into::<Promise>()).await
+    let promise = match f.call0(&JsValue::NULL) {
+        Ok(value) => Promise::resolve(&value),
+        Err(thrown) => Promise::reject(&thrown),
+    };
+    // The two callbacks own each other through `slot` until the promise settles; then the
+    // one called releases both (wasm-bindgen frees a closure when its running call returns).
+    let slot: Rc<RefCell<Option<[PasswordCallback; 2]>>> = Rc::default();
+    let callback = |fulfilled: bool| {
+        let weak = Rc::downgrade(rc);
+        let slot = slot.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |value: JsValue| {
+            drop(slot.borrow_mut().take());
+            if let Some(rc) = weak.upgrade() {
+                password_given(&rc, value.as_string().filter(|_| fulfilled));
             }
-            other => other,
-        };
-        let Some(rc) = weak.upgrade() else { return };
-        {
-            let mut inner = rc.borrow_mut();
-            if inner.ended {
-                return;
+        })
+    };
+    let callbacks = [callback(true), callback(false)];
+    let _ = promise.then2(&callbacks[0], &callbacks[1]);
+    *slot.borrow_mut() = Some(callbacks);
+}
+
+/// Opens the socket with the password the password function gave, or counts the attempt
+/// as failed when it gave none.
+fn password_given(rc: &Rc<RefCell<Inner>>, password: Option<String>) {
+    {
+        let mut inner = rc.borrow_mut();
+        if inner.ended {
+            return;
+        }
+        match password {
+            Some(password) => {
+                let username = inner.engine.options().username.clone();
+                inner
+                    .engine
+                    .set_credentials(username, Some(Bytes::from(password)));
+                inner.open_socket();
             }
-            match value.ok().and_then(|v| v.as_string()) {
-                Some(password) => {
-                    let username = inner.engine.options().username.clone();
-                    inner
-                        .engine
-                        .set_credentials(username, Some(Bytes::from(password)));
-                    inner.open_socket();
-                }
-                None => {
-                    // No password this time: count it as a failed attempt.
-                    let e = error(
-                        "PASSWORD_FUNCTION",
-                        "the password function did not give a string",
-                        None,
-                    );
-                    let call = inner.emit_call("error", &[e]);
-                    inner.engine.handle_connection_lost(now());
-                    drop(inner);
-                    perform(vec![call]);
-                }
+            None => {
+                let e = error(
+                    "PASSWORD_FUNCTION",
+                    "the password function did not give a string",
+                    None,
+                );
+                let call = inner.emit_call("error", &[e]);
+                inner.engine.handle_connection_lost(now());
+                drop(inner);
+                perform(vec![call]);
             }
         }
-        drive(&rc);
-    });
+    }
+    drive(rc);
 }
 
 fn on_socket_event(rc: &Rc<RefCell<Inner>>, event: SocketEvent) {
@@ -571,8 +555,7 @@ fn on_socket_event(rc: &Rc<RefCell<Inner>>, event: SocketEvent) {
         match event {
             SocketEvent::Open(protocol) => {
                 if protocol != "mqtt" && protocol != "mqttv3.1" && !protocol.is_empty() {
-                    let socket = inner.socket.take();
-                    defer_drop(socket);
+                    inner.socket = None;
                     inner.engine.handle_connection_lost(t);
                 } else {
                     inner.engine.handle_connection_opened(t);
@@ -586,13 +569,11 @@ fn on_socket_event(rc: &Rc<RefCell<Inner>>, event: SocketEvent) {
                 inner.engine.handle_timeout(t);
             }
             SocketEvent::Text => {
-                let socket = inner.socket.take();
-                defer_drop(socket);
+                inner.socket = None;
                 inner.engine.handle_connection_lost(t);
             }
             SocketEvent::Closed => {
-                let socket = inner.socket.take();
-                defer_drop(socket);
+                inner.socket = None;
                 inner.engine.handle_connection_lost(t);
             }
         }
@@ -635,15 +616,13 @@ impl Inner {
         };
         let weak = self.this.clone();
         let delay = at.saturating_sub(now());
-        let old = self.timer.replace(Timer::new(delay, move || {
+        self.timer = Some(Timer::new(delay, move || {
             if let Some(rc) = weak.upgrade() {
-                let old = rc.borrow_mut().timer.take();
-                defer_drop(old);
+                rc.borrow_mut().timer = None;
                 rc.borrow_mut().engine.handle_timeout(now());
                 drive(&rc);
             }
         }));
-        defer_drop(old);
     }
 
     /// One pass over the engine's outputs: sends bytes, carries out actions, and turns
@@ -654,8 +633,7 @@ impl Inner {
             if let Some(socket) = &self.socket
                 && socket.send(&bytes).is_err()
             {
-                let socket = self.socket.take();
-                defer_drop(socket);
+                self.socket = None;
                 self.engine.handle_connection_lost(now());
             }
         }
@@ -671,8 +649,7 @@ impl Inner {
                     }
                 }
                 Action::Close => {
-                    let socket = self.socket.take();
-                    defer_drop(socket);
+                    self.socket = None;
                 }
                 _ => {}
             }
@@ -809,7 +786,7 @@ impl Inner {
                 if !self.connected_once && !self.ready.is_empty() {
                     let e = error(
                         "CONNECT_FAILED",
-                        &concat(&["could not connect: ", &reason_code.to_string()]),
+                        &concat(&["could not connect: ", &reason_text(reason_code)]),
                         Some(reason_code.0).filter(|c| *c != 0x80),
                     );
                     for (_, reject) in self.ready.drain(..) {
@@ -828,11 +805,7 @@ impl Inner {
                 reason_code,
                 violation,
             } => {
-                let e = error(
-                    "PROTOCOL_ERROR",
-                    &violation.to_string(),
-                    Some(reason_code.0),
-                );
+                let e = protocol_error(&violation, reason_code);
                 calls.push(self.emit_call("error", &[e]));
             }
             Event::Reconnecting { at, attempt } => {

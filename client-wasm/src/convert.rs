@@ -11,7 +11,7 @@ use mqttwire::client::{ClientOptions, OfflineQos0, ReconnectOptions};
 use mqttwire::{Properties, Property, ProtocolVersion, QoS, TopicName, Will};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::error::{concat, decimal, hex8, invalid};
+use crate::error::{concat, decimal, hex, invalid, topic_error};
 
 /// Connection options, with what the engine does not hold itself.
 pub(crate) struct Options {
@@ -108,7 +108,7 @@ pub(crate) fn topic(v: &JsValue) -> Result<TopicName, JsValue> {
     TopicName::new(s).map_err(|e| {
         crate::error::error(
             "INVALID_TOPIC",
-            &concat(&["invalid topic: ", &e.to_string()]),
+            &concat(&["invalid topic: ", topic_error(&e)]),
             Some(0x90),
         )
     })
@@ -277,7 +277,7 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
         },
     };
     let random = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
-    let mut o = ClientOptions::new(version, concat(&["mqttwire_", &hex8(random())]));
+    let mut o = ClientOptions::new(version, concat(&["mqttwire_", &hex(random(), 8)]));
     o.reconnect = Some(ReconnectOptions {
         seed: random() << 32 | random(),
         ..ReconnectOptions::default()
