@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package `mqttwire` into client-wasm/pkg/: the crate compiled to wasm32
 # with the size profile, wasm-bindgen's ES module glue, wasm-opt -Oz (npm binaryen, never
-# Debian's, which breaks wasm-bindgen output), the JavaScript API and its types, the two
+# Debian's, which breaks wasm-bindgen output) with the imports and exports renamed to short
+# names (minify-names.mjs renames them in the glue), the JavaScript API and its types, the two
 # JavaScript files minified by terser (js/index.js stays the readable source; index.d.ts
 # carries the documentation). Prints the package size raw, gzipped and brotli-compressed.
 #
@@ -23,8 +24,10 @@ wasm-bindgen --target web --no-typescript --out-dir pkg --out-name mqttwire_wasm
   ../target/wasm32-unknown-unknown/wasm-release/client_wasm.wasm
 node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  --strip-producers --strip-target-features \
-  pkg/mqttwire_wasm_bg.wasm -o pkg/mqttwire_wasm_bg.wasm
+  --strip-producers --strip-target-features --minify-imports-and-exports-and-modules \
+  pkg/mqttwire_wasm_bg.wasm -o pkg/mqttwire_wasm_bg.wasm > pkg/names.json
+node minify-names.mjs pkg/mqttwire_wasm.js pkg/mqttwire_wasm_bg.wasm < pkg/names.json
+rm pkg/names.json
 cp js/index.d.ts js/package.json pkg/
 for f in js/index.js pkg/mqttwire_wasm.js; do
   node_modules/.bin/terser "$f" --module --ecma 2020 --compress --mangle --keep-classnames \
