@@ -26,8 +26,8 @@ use bytestring::ByteString;
 use crate::decoder::{Decoder, MAX_PACKET_SIZE};
 use crate::error::DecodeError;
 use crate::packet::{
-    Ack, Auth, ConnAck, Connect, Disconnect, Packet, Publish, SubAck, Subscribe, Subscription,
-    UnsubAck, Unsubscribe,
+    Ack, Auth, Body, ConnAck, Connect, Disconnect, Packet, PingReq, Publish, SubAck, Subscribe,
+    Subscription, UnsubAck, Unsubscribe, encode, encoded_len,
 };
 use crate::property::{Properties, Property};
 use crate::reason::ReasonCode;
@@ -241,7 +241,7 @@ impl<S: InFlightStore> Client<S> {
     pub fn publish(&mut self, now: u64, mut publish: Publish) -> Result<Handle, ClientError> {
         publish.dup = false;
         publish.packet_id = (publish.qos != QoS::AtMostOnce).then_some(PacketId::MIN);
-        let size = Packet::Publish(publish.clone()).encoded_len(self.options.version)?;
+        let size = encoded_len(&publish, self.options.version)?;
         if self.state == State::Connected {
             self.check_server_limits(&publish, size)?;
         }
@@ -273,7 +273,7 @@ impl<S: InFlightStore> Client<S> {
             properties,
             subscriptions,
         };
-        Packet::Subscribe(packet.clone()).encoded_len(self.options.version)?;
+        encoded_len(&packet, self.options.version)?;
         let handle = self.handle();
         self.enqueue(
             now,
@@ -297,7 +297,7 @@ impl<S: InFlightStore> Client<S> {
             properties,
             filters,
         };
-        Packet::Unsubscribe(packet.clone()).encoded_len(self.options.version)?;
+        encoded_len(&packet, self.options.version)?;
         let handle = self.handle();
         self.enqueue(now, Command::Unsubscribe { handle, packet })?;
         Ok(handle)
@@ -321,7 +321,7 @@ impl<S: InFlightStore> Client<S> {
                 },
                 ProtocolVersion::V311 => Disconnect::default(),
             };
-            self.send(now, &Packet::Disconnect(packet));
+            self.send(now, &packet);
         }
         if matches!(
             was,
@@ -350,11 +350,11 @@ impl<S: InFlightStore> Client<S> {
         {
             return Err(ClientError::AuthUnavailable);
         }
-        let packet = Packet::Auth(Auth {
+        let packet = Auth {
             reason_code,
             properties,
-        });
-        packet.encoded_len(ProtocolVersion::V5)?;
+        };
+        encoded_len(&packet, ProtocolVersion::V5)?;
         self.send(now, &packet);
         Ok(())
     }
@@ -422,7 +422,7 @@ impl<S: InFlightStore> Client<S> {
         self.state = State::AwaitingConnAck;
         self.timers
             .set(Timer::ConnAck, now + self.options.connect_timeout_ms);
-        self.send(now, &Packet::Connect(connect));
+        self.send(now, &connect);
     }
 
     /// Bytes arrived on the connection (copied into the engine's buffer).
@@ -471,7 +471,7 @@ impl<S: InFlightStore> Client<S> {
                 Timer::KeepAlive if self.state == State::Connected && self.keep_alive_ms > 0 => {
                     let due = self.last_sent + self.keep_alive_ms;
                     if now >= due {
-                        self.send(now, &Packet::PingReq);
+                        self.send(now, &PingReq);
                         if self.timers.get(Timer::PingResp).is_none() {
                             self.timers
                                 .set(Timer::PingResp, now + self.ping_timeout_ms());
@@ -648,14 +648,14 @@ impl<S: InFlightStore> Client<S> {
                 Command::Subscribe { handle, mut packet } => {
                     let Some(id) = id else { continue };
                     packet.packet_id = id;
-                    self.send(now, &Packet::Subscribe(packet.clone()));
+                    self.send(now, &packet);
                     self.requests
                         .push((id, Request::Subscribe { handle, packet }));
                 }
                 Command::Unsubscribe { handle, mut packet } => {
                     let Some(id) = id else { continue };
                     packet.packet_id = id;
-                    self.send(now, &Packet::Unsubscribe(packet.clone()));
+                    self.send(now, &packet);
                     self.requests
                         .push((id, Request::Unsubscribe { handle, packet }));
                 }
@@ -664,9 +664,7 @@ impl<S: InFlightStore> Client<S> {
     }
 
     fn send_new_publish(&mut self, now: u64, handle: Handle, publish: Publish) {
-        let size = Packet::Publish(publish.clone())
-            .encoded_len(self.options.version)
-            .unwrap_or(usize::MAX);
+        let size = encoded_len(&publish, self.options.version).unwrap_or(usize::MAX);
         if let Err(error) = self.check_server_limits(&publish, size) {
             let error = match error {
                 ClientError::PacketTooLarge { size, max } => {
@@ -708,7 +706,7 @@ impl<S: InFlightStore> Client<S> {
             || max == 0
             || publish.properties.topic_alias().is_some()
         {
-            self.send(now, &Packet::Publish(publish.clone()));
+            self.send(now, publish);
             return;
         }
         let mut aliased = publish.clone();
@@ -721,7 +719,7 @@ impl<S: InFlightStore> Client<S> {
             self.outbound_aliases.insert(publish.topic.clone(), alias);
             aliased.properties.push(Property::TopicAlias(alias));
         }
-        self.send(now, &Packet::Publish(aliased));
+        self.send(now, &aliased);
     }
 
     fn take_request(&mut self, id: PacketId) -> Option<Request> {
@@ -741,8 +739,10 @@ impl<S: InFlightStore> Client<S> {
     }
 
     /// Encodes a packet into the outgoing buffer; every packet the engine builds is valid.
-    fn send(&mut self, now: u64, packet: &Packet) {
-        if packet.encode(self.options.version, &mut self.out).is_ok() {
+    /// Typed rather than a [`Packet`], so that a client binary holds the encoders of the
+    /// packets clients send and not those only servers send.
+    fn send<P: Body>(&mut self, now: u64, packet: &P) {
+        if encode(packet, self.options.version, &mut self.out).is_ok() {
             self.last_sent = now;
             if self.state == State::Connected && self.keep_alive_ms > 0 {
                 self.timers.set(Timer::KeepAlive, now + self.keep_alive_ms);
@@ -846,7 +846,7 @@ impl<S: InFlightStore> Client<S> {
             };
             match (session_present, entry.state) {
                 (true, InFlightState::AwaitingPubComp) => {
-                    self.send(now, &Packet::PubRel(Ack::new(id)));
+                    self.send(now, &(PacketType::PubRel, &Ack::new(id)));
                 }
                 (true, _) => {
                     let mut publish = entry.publish;
@@ -920,7 +920,7 @@ impl<S: InFlightStore> Client<S> {
         match (publish.qos, publish.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
                 self.events.push_back(Event::Message(publish));
-                self.send(now, &Packet::PubAck(Ack::new(id)));
+                self.send(now, &(PacketType::PubAck, &Ack::new(id)));
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 if !self.inbound_qos2.contains(id) {
@@ -933,7 +933,7 @@ impl<S: InFlightStore> Client<S> {
                     self.inbound_qos2.insert(id);
                     self.events.push_back(Event::Message(publish));
                 }
-                self.send(now, &Packet::PubRec(Ack::new(id)));
+                self.send(now, &(PacketType::PubRec, &Ack::new(id)));
             }
             _ => self.events.push_back(Event::Message(publish)),
         }
@@ -966,14 +966,14 @@ impl<S: InFlightStore> Client<S> {
             }
             Some(InFlightState::AwaitingPubRec | InFlightState::AwaitingPubComp) => {
                 self.store.set_state(id, InFlightState::AwaitingPubComp);
-                self.send(now, &Packet::PubRel(Ack::new(id)));
+                self.send(now, &(PacketType::PubRel, &Ack::new(id)));
             }
             _ => {
                 let mut rel = Ack::new(id);
                 if self.options.version == ProtocolVersion::V5 {
                     rel.reason_code = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
                 }
-                self.send(now, &Packet::PubRel(rel));
+                self.send(now, &(PacketType::PubRel, &rel));
             }
         }
     }
@@ -983,7 +983,7 @@ impl<S: InFlightStore> Client<S> {
         if !self.inbound_qos2.remove(ack.packet_id) && self.options.version == ProtocolVersion::V5 {
             comp.reason_code = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
         }
-        self.send(now, &Packet::PubComp(comp));
+        self.send(now, &(PacketType::PubComp, &comp));
     }
 
     fn on_pubcomp(&mut self, now: u64, ack: Ack) {
@@ -1089,7 +1089,7 @@ impl<S: InFlightStore> Client<S> {
         if self.options.version == ProtocolVersion::V5 {
             // Written after connection_ended cleared the buffer, so it is the last packet.
             let disconnect = Disconnect::new(reason_code);
-            let _ = Packet::Disconnect(disconnect).encode(ProtocolVersion::V5, &mut self.out);
+            let _ = encode(&disconnect, ProtocolVersion::V5, &mut self.out);
         }
         self.actions.push_back(Action::Close);
     }

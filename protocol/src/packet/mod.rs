@@ -263,6 +263,30 @@ pub(crate) trait Body {
     fn write_body(&self, version: ProtocolVersion, dst: &mut BytesMut);
 }
 
+/// A packet's size on the wire in `version`, fixed header included.
+pub(crate) fn encoded_len<P: Body + ?Sized>(
+    packet: &P,
+    version: ProtocolVersion,
+) -> Result<usize, EncodeError> {
+    let body = packet.body_len(version)?;
+    Ok(1 + crate::codec::var_int_len(body) + body)
+}
+
+/// PINGREQ, which has no body, for encoding on its own (see [`Packet::PingReq`]).
+pub(crate) struct PingReq;
+
+impl Body for PingReq {
+    fn first_byte(&self) -> u8 {
+        (PacketType::PingReq as u8) << 4
+    }
+
+    fn body_len(&self, _: ProtocolVersion) -> Result<usize, EncodeError> {
+        Ok(0)
+    }
+
+    fn write_body(&self, _: ProtocolVersion, _: &mut BytesMut) {}
+}
+
 /// Encodes a whole packet: all checks run before the first byte is written.
 pub(crate) fn encode<P: Body + ?Sized>(
     packet: &P,
