@@ -2,7 +2,8 @@
 # Every test of mqttwire, as CI runs them: formatting, lints, all unit, property and
 # integration tests (against a real mosquitto), the engine tests again on wasm32 in
 # headless Chromium, the browser client in Chromium against mosquitto and the bridge, the
-# built npm package (types and a round trip as a user imports it), and the protocol crate
+# built npm package (types, a round trip as a user imports it, and a tab's life: keepalive in
+# a throttled background tab, the will, reconnect, memory), and the protocol crate
 # built for wasm32. Installs what is missing first (tests/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,10 @@ step "the npm package: build, type check of a consumer, round trip in Chromium a
 bash client-wasm/build.sh
 client-wasm/node_modules/.bin/tsc -p client-wasm/tests/js/tsconfig.json
 node client-wasm/tests/js/package.test.mjs
+
+step "the package through a tab's life in Chromium: keepalive in a throttled background tab, the will, reconnect across a bridge restart, memory over 1,000 clients (~2 min)"
+cargo build -q -p ws-bridge --bin mqttwire-bridge --locked
+node client-wasm/tests/js/lifecycle.test.mjs
 
 step "www: the chat and the dashboard end to end in Chromium, through the bridge to mosquitto"
 cargo build -p ws-bridge --bin mqttwire-bridge --example demo_feed --locked

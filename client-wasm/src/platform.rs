@@ -1,7 +1,19 @@
 //! What the browser gives the client: a clock, timers and a WebSocket, each owned by a
 //! Rust value that releases its JavaScript callbacks when dropped (no `forget`).
+//!
+//! Browsers throttle the timers of a hidden page: Chrome wakes a chain of timers (one set
+//! from another's callback, or from an interval) once a minute after a few minutes in the
+//! background, late enough for the broker to time out the keepalive. A dedicated worker's
+//! timers are not throttled that way. So while any timer is pending, a worker shared by
+//! the page's clients (started from a `blob:` URL) ticks once a second, and a tick fires
+//! the timers that are due; each timer is also a window `setTimeout`, which fires on time
+//! in a visible page and is the only one where no worker starts (no `Worker`, a content
+//! security policy without `blob:`). Arming a timer posts nothing to the worker, so the
+//! client can re-arm it after every message.
 
-use js_sys::{ArrayBuffer, Function};
+use std::cell::Cell;
+
+use js_sys::{Array, ArrayBuffer, Function};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
@@ -14,6 +26,23 @@ extern "C" {
     fn set_timeout(handler: &Function, timeout: i32) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(id: &JsValue);
+
+    type Worker;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(url: &str) -> Result<Worker, JsValue>;
+    #[wasm_bindgen(method, js_name = postMessage)]
+    fn post_message(this: &Worker, message: bool);
+    #[wasm_bindgen(method, js_name = addEventListener)]
+    fn add_event_listener(this: &Worker, kind: &JsValue, listener: &Function);
+    #[wasm_bindgen(method, js_name = removeEventListener)]
+    fn remove_event_listener(this: &Worker, kind: &JsValue, listener: &Function);
+
+    type Blob;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(parts: &Array) -> Result<Blob, JsValue>;
+
+    #[wasm_bindgen(js_namespace = URL, js_name = createObjectURL, catch)]
+    fn create_object_url(blob: &Blob) -> Result<String, JsValue>;
 }
 
 /// Milliseconds on a monotonic clock.
@@ -21,28 +50,92 @@ pub(crate) fn now() -> u64 {
     performance_now() as u64
 }
 
-/// A pending `setTimeout`, cleared when dropped.
+/// A pending timer, cleared when dropped: a window `setTimeout`, and a listener of the
+/// worker clock's ticks; whichever comes first when it is due calls the callback.
 pub(crate) struct Timer {
-    id: JsValue,
-    _callback: Closure<dyn FnMut()>,
+    window: JsValue,
+    ticks: bool,
+    callback: Closure<dyn FnMut(JsValue)>,
 }
 
 impl Timer {
     /// Calls `f` after `delay_ms`.
-    pub(crate) fn new(delay_ms: u64, f: impl FnMut() + 'static) -> Timer {
-        let callback = Closure::<dyn FnMut()>::new(f);
+    pub(crate) fn new(delay_ms: u64, mut f: impl FnMut() + 'static) -> Timer {
         let delay = delay_ms.min(i32::MAX as u64) as i32;
-        let id = set_timeout(callback.as_ref().unchecked_ref(), delay);
+        let due = performance_now() + f64::from(delay);
+        // The window's timeout passes nothing; a tick passes its event, early or on time.
+        let callback = Closure::<dyn FnMut(JsValue)>::new(move |tick: JsValue| {
+            if tick.is_undefined() || performance_now() >= due {
+                f();
+            }
+        });
+        let function: &Function = callback.as_ref().unchecked_ref();
+        let ticks = CLOCK.with(|clock| clock.as_ref().map(|c| c.listen(function)).is_some());
         Timer {
-            id,
-            _callback: callback,
+            window: set_timeout(function, delay),
+            ticks,
+            callback,
         }
     }
 }
 
 impl Drop for Timer {
     fn drop(&mut self) {
-        clear_timeout(&self.id);
+        clear_timeout(&self.window);
+        if self.ticks {
+            let function: &Function = self.callback.as_ref().unchecked_ref();
+            CLOCK.with(|clock| {
+                if let Some(clock) = clock {
+                    clock.unlisten(function);
+                }
+            });
+        }
+    }
+}
+
+thread_local! {
+    /// The page's worker clock, started on first use; `None` where no worker starts.
+    static CLOCK: Option<WorkerClock> = WorkerClock::start();
+}
+
+/// What the worker runs: `true` starts a tick a second, `false` stops it.
+const WORKER_SOURCE: &str =
+    "let i;onmessage=e=>{clearInterval(i);if(e.data)i=setInterval(()=>postMessage(0),1000)}";
+
+/// A worker that ticks while timers listen to it.
+struct WorkerClock {
+    worker: Worker,
+    message: JsValue,
+    listeners: Cell<u32>,
+}
+
+impl WorkerClock {
+    fn start() -> Option<WorkerClock> {
+        let source = Array::of1(&JsValue::from_str(WORKER_SOURCE));
+        let url = create_object_url(&Blob::new(&source).ok()?).ok()?;
+        Some(WorkerClock {
+            worker: Worker::new(&url).ok()?,
+            message: JsValue::from_str("message"),
+            listeners: Cell::new(0),
+        })
+    }
+
+    /// Calls `f` on every tick; the first listener starts the ticks.
+    fn listen(&self, f: &Function) {
+        self.worker.add_event_listener(&self.message, f);
+        self.listeners.set(self.listeners.get() + 1);
+        if self.listeners.get() == 1 {
+            self.worker.post_message(true);
+        }
+    }
+
+    /// Stops calling `f`; the last listener stops the ticks.
+    fn unlisten(&self, f: &Function) {
+        self.worker.remove_event_listener(&self.message, f);
+        self.listeners.set(self.listeners.get() - 1);
+        if self.listeners.get() == 0 {
+            self.worker.post_message(false);
+        }
     }
 }
 
