@@ -104,7 +104,8 @@ export class MqttClient {
 
   /**
    * Calls `handler(topic, payload, packet)` for messages whose topic matches `filter`
-   * (dispatched by the engine's topic trie). Returns a function that removes it.
+   * (matched by the engine, handlers in the order they were added). Returns a function that
+   * removes it.
    */
   handle(filter, handler) {
     const add = () => this._core.addHandler(filter, handler);

@@ -16,7 +16,6 @@ use mqttwire::{
     Properties, ProtocolVersion, Publish, ReasonCode, RetainHandling, Subscription,
     SubscriptionOptions,
 };
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{self, Options};
@@ -257,8 +256,8 @@ impl Core {
             convert::topic(topic)?,
             convert::payload(payload, "payload")?,
         );
-        for key in object_keys(options, "publish options")? {
-            let value = get(options, &key);
+        for key in convert::keys(options, "publish options")? {
+            let value = convert::get(options, &key);
             match key.as_str() {
                 "qos" => publish.qos = convert::qos(&value, "qos")?,
                 "retain" => {
@@ -287,8 +286,8 @@ impl Core {
     fn try_subscribe(&self, filters: &JsValue, options: &JsValue) -> Result<Promise, JsValue> {
         let mut defaults = SubscriptionOptions::default();
         let mut properties = Properties::new();
-        for key in object_keys(options, "subscribe options")? {
-            let value = get(options, &key);
+        for key in convert::keys(options, "subscribe options")? {
+            let value = convert::get(options, &key);
             match key.as_str() {
                 "qos" => defaults.qos = convert::qos(&value, "qos")?,
                 "nl" => {
@@ -339,9 +338,9 @@ impl Core {
             }
         } else {
             // MQTT.js's { filter: { qos } } form.
-            for name in object_keys(filters, "topic filters")? {
-                let per = get(filters, &name);
-                let qos = convert::qos(&get(&per, "qos"), "qos")?;
+            for name in convert::keys(filters, "topic filters")? {
+                let per = convert::get(filters, &name);
+                let qos = convert::qos(&convert::get(&per, "qos"), "qos")?;
                 add(name, SubscriptionOptions { qos, ..defaults })?;
             }
         }
@@ -360,10 +359,10 @@ impl Core {
 
     fn try_unsubscribe(&self, filters: &JsValue, options: &JsValue) -> Result<Promise, JsValue> {
         let mut properties = Properties::new();
-        for key in object_keys(options, "unsubscribe options")? {
+        for key in convert::keys(options, "unsubscribe options")? {
             match key.as_str() {
                 "properties" => {
-                    properties = convert::properties(&get(options, &key), "properties")?
+                    properties = convert::properties(&convert::get(options, &key), "properties")?
                 }
                 _ => {
                     return Err(invalid(&concat(&[
@@ -437,23 +436,6 @@ fn ensure_running(inner: &Inner) -> Result<(), JsValue> {
         return Err(error("CLIENT_ENDED", "the client was ended", None));
     }
     Ok(())
-}
-
-fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn object_keys(v: &JsValue, what: &str) -> Result<Vec<String>, JsValue> {
-    if v.is_undefined() || v.is_null() {
-        return Ok(Vec::new());
-    }
-    if !v.is_object() || Array::is_array(v) {
-        return Err(invalid(&concat(&[what, " must be an object"])));
-    }
-    Ok(Object::keys(v.unchecked_ref::<Object>())
-        .iter()
-        .filter_map(|k| k.as_string())
-        .collect())
 }
 
 /// Runs the engine's outputs until it has nothing more to say, then arms the timer.

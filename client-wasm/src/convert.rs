@@ -20,8 +20,9 @@ pub(crate) struct Options {
     pub(crate) password_fn: Option<Function>,
 }
 
-/// The keys of an options object, for the unknown-option check.
-fn keys(value: &JsValue, what: &str) -> Result<Vec<String>, JsValue> {
+/// The keys of an options object, for the unknown-option check; none for `undefined` or
+/// `null`.
+pub(crate) fn keys(value: &JsValue, what: &str) -> Result<Vec<String>, JsValue> {
     if value.is_undefined() || value.is_null() {
         return Ok(Vec::new());
     }
@@ -34,7 +35,8 @@ fn keys(value: &JsValue, what: &str) -> Result<Vec<String>, JsValue> {
         .collect())
 }
 
-fn get(obj: &JsValue, key: &str) -> JsValue {
+/// `obj[key]`, `undefined` if reading it throws.
+pub(crate) fn get(obj: &JsValue, key: &str) -> JsValue {
     Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
