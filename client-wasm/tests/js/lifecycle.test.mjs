@@ -23,6 +23,7 @@
 // Playwright opens stays 'visible' behind another tab, so a background tab cannot be tested
 // through it.
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import net from 'node:net';
@@ -39,10 +40,24 @@ const ALL = ['keepalive', 'fallback', 'will', 'reconnect', 'memory'];
 const selected = process.argv.length > 2 ? process.argv.slice(2) : ALL;
 for (const name of selected) if (!ALL.includes(name)) throw new Error(`unknown test ${name}; tests: ${ALL.join(' ')}`);
 
-/** Every process started here, killed on the way out whatever happens. */
+/** Every process started here, killed on the way out whatever happens, and the directory
+ * holding their files. */
 const children = new Set();
-process.on('exit', () => { for (const child of children) child.kill('SIGKILL'); });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+const dir = await mkdtemp(join(tmpdir(), 'mqttwire-lifecycle-'));
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, async () => {
+    const exited = [...children].map((child) => child.exited);
+    for (const child of children) child.kill('SIGKILL');
+    // Chromium's helper processes write to its profile for a moment after it is killed.
+    await Promise.race([Promise.all(exited).then(() => sleep(500)), sleep(3000)]);
+    await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }).catch(() => {});
+    process.exit(130);
+  });
+}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -577,7 +592,6 @@ async function memoryTest(env) {
 }
 
 const tests = { keepalive: keepaliveTest, fallback: fallbackTest, will: willTest, reconnect: reconnectTest, memory: memoryTest };
-const dir = await mkdtemp(join(tmpdir(), 'mqttwire-lifecycle-'));
 const { server, url: site } = await serve();
 try {
   const mosquitto = await startMosquitto(dir);
