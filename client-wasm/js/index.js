@@ -17,6 +17,7 @@ export class MqttClient {
     this._listeners = new Map();
     this._core = null;
     this._ended = false;
+    this._flushing = false;
     this._onOnline = () => this._core?.setOnline(true);
     this._onOffline = () => this._core?.setOnline(false);
     this._started = load().then(() => {
@@ -74,9 +75,24 @@ export class MqttClient {
   }
 
   /** Publishes `message` (string, Uint8Array or ArrayBuffer) to `topic`. */
-  async publishAsync(topic, message, options) {
-    await this._ready();
-    return this._core.publish(topic, message, options);
+  publishAsync(topic, message, options) {
+    const core = this._core;
+    if (core === null) return this._ready().then(() => this.publishAsync(topic, message, options));
+    let done;
+    try {
+      done = core.publish(topic, message, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // The publishes of one task leave together, in one WebSocket message.
+    if (!this._flushing) {
+      this._flushing = true;
+      queueMicrotask(() => {
+        this._flushing = false;
+        this._core?.flush();
+      });
+    }
+    return done;
   }
   publish(topic, message, options, callback) {
     if (typeof options === 'function') { callback = options; options = undefined; }

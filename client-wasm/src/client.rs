@@ -150,6 +150,11 @@ impl Core {
         }
     }
 
+    /// Sends what the publishes since the last call queued, in one WebSocket message.
+    pub fn flush(&self) {
+        drive(&self.inner);
+    }
+
     /// Subscribes; resolves with `[{ topic, qos }]` (qos 128 for a refused filter).
     pub fn subscribe(&self, filters: JsValue, options: JsValue) -> Promise {
         match self.try_subscribe(&filters, &options) {
@@ -278,9 +283,9 @@ impl Core {
                 .publish(now(), publish)
                 .map_err(|e| client_error(&e))?
         };
-        let promise = self.promise(handle, Pending::Publish);
-        drive(&self.inner);
-        Ok(promise)
+        // Not driven here: index.js calls `flush` once after the publishes of one task, so
+        // that they leave in one WebSocket message.
+        Ok(self.promise(handle, Pending::Publish))
     }
 
     fn try_subscribe(&self, filters: &JsValue, options: &JsValue) -> Result<Promise, JsValue> {
@@ -611,13 +616,31 @@ impl Inner {
     /// events into calls for after the borrow.
     fn step(&mut self) -> Vec<Call> {
         let mut calls = Vec::new();
+        // Everything the engine has to send goes out as one message: packets may share a
+        // WebSocket message [MQTT-6.0.0-2], and each message costs the browser an event.
+        let mut first = None;
+        let mut more = Vec::new();
         while let Some(bytes) = self.engine.poll_transmit() {
-            if let Some(socket) = &self.socket
-                && socket.send(&bytes).is_err()
-            {
-                self.socket = None;
-                self.engine.handle_connection_lost(now());
+            match &first {
+                None => first = Some(bytes),
+                Some(head) => {
+                    if more.is_empty() {
+                        more.extend_from_slice(head);
+                    }
+                    more.extend_from_slice(&bytes);
+                }
             }
+        }
+        let out = if more.is_empty() {
+            first.as_deref()
+        } else {
+            Some(&more[..])
+        };
+        if let (Some(bytes), Some(socket)) = (out, &self.socket)
+            && socket.send(bytes).is_err()
+        {
+            self.socket = None;
+            self.engine.handle_connection_lost(now());
         }
         while let Some(action) = self.engine.poll_action() {
             match action {

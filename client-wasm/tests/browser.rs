@@ -111,6 +111,13 @@ async fn wait_messages(events: &Events, n: usize) -> Vec<(String, Vec<u8>)> {
     );
 }
 
+/// Publishes and sends at once, as index.js does at the end of a task.
+fn published(core: &Core, topic: JsValue, payload: JsValue, options: JsValue) -> JsFuture {
+    let promise = core.publish(topic, payload, options);
+    core.flush();
+    JsFuture::from(promise)
+}
+
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", (js_sys::Math::random() * 1e9) as u64)
 }
@@ -152,11 +159,12 @@ async fn round_trips_every_qos_in_both_versions_through_both_paths() {
                 Some(2.0)
             );
             for qos in 0..=2u8 {
-                JsFuture::from(core.publish(
+                published(
+                    &core,
                     format!("{topic}/{qos}").into(),
                     format!("hello {qos}").into(),
                     obj(&[("qos", qos.into())]),
-                ))
+                )
                 .await
                 .expect("published");
             }
@@ -182,11 +190,12 @@ async fn receives_a_retained_message_through_mosquittos_listener() {
     let [mosquitto, _] = urls();
     let (publisher, _, _keep1) = connected(mosquitto, 5, &[]).await;
     let topic = unique("browser/retained-small");
-    JsFuture::from(publisher.publish(
+    published(
+        &publisher,
         topic.clone().into(),
         "kept".into(),
         obj(&[("qos", 1.into()), ("retain", true.into())]),
-    ))
+    )
     .await
     .expect("published");
     let (subscriber, events, _keep2) = connected(mosquitto, 4, &[]).await;
@@ -194,11 +203,12 @@ async fn receives_a_retained_message_through_mosquittos_listener() {
         .await
         .expect("subscribed");
     assert_eq!(wait_messages(&events, 1).await[0].1, b"kept");
-    JsFuture::from(publisher.publish(
+    published(
+        &publisher,
         topic.into(),
         JsValue::from_str(""),
         obj(&[("retain", true.into())]),
-    ))
+    )
     .await
     .expect("cleared");
     publisher.end(None);
@@ -214,11 +224,12 @@ async fn receives_retained_messages_and_a_1_mib_payload() {
     let topic = unique("browser/retained");
     let big = Uint8Array::new_with_length(1 << 20);
     big.fill(7, 0, 1 << 20);
-    JsFuture::from(publisher.publish(
+    published(
+        &publisher,
         topic.clone().into(),
         big.into(),
         obj(&[("qos", 1.into()), ("retain", true.into())]),
-    ))
+    )
     .await
     .expect("published 1 MiB");
     let (subscriber, events, _keep2) = connected(bridge, 4, &[]).await;
@@ -229,11 +240,12 @@ async fn receives_retained_messages_and_a_1_mib_payload() {
     assert_eq!(got[0].1.len(), 1 << 20);
     assert!(got[0].1.iter().all(|b| *b == 7));
     // Clear the retained message.
-    JsFuture::from(publisher.publish(
+    published(
+        &publisher,
         topic.into(),
         JsValue::from_str(""),
         obj(&[("retain", true.into())]),
-    ))
+    )
     .await
     .expect("cleared");
     publisher.end(None);
@@ -265,11 +277,12 @@ async fn reassembles_packets_split_across_messages_by_aedes() {
     let url = AEDES_WS.expect("MQTTWIRE_AEDES_WS: run through tests/run-all.sh");
     let (publisher, _, _keep1) = connected(url, 4, &[]).await;
     let topic = unique("browser/aedes");
-    JsFuture::from(publisher.publish(
+    published(
+        &publisher,
         format!("{topic}/kept").into(),
         "retained".into(),
         obj(&[("qos", 1.into()), ("retain", true.into())]),
-    ))
+    )
     .await
     .expect("published retained");
     let (subscriber, events, _keep2) = connected(url, 4, &[]).await;
@@ -278,11 +291,12 @@ async fn reassembles_packets_split_across_messages_by_aedes() {
         .expect("subscribed");
     assert_eq!(wait_messages(&events, 1).await[0].1, b"retained");
     for qos in 0..=2u8 {
-        JsFuture::from(publisher.publish(
+        published(
+            &publisher,
             format!("{topic}/{qos}").into(),
             format!("split {qos}").into(),
             obj(&[("qos", qos.into())]),
-        ))
+        )
         .await
         .expect("published");
     }
