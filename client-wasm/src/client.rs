@@ -36,6 +36,8 @@ struct Inner {
     engine: Client,
     socket: Option<Socket>,
     timer: Option<Timer>,
+    /// When `timer` is due, in the engine's milliseconds.
+    timer_at: u64,
     emit: Function,
     password_fn: Option<Function>,
     pending: PendingTable,
@@ -111,6 +113,7 @@ impl Core {
                 engine: Client::new(engine),
                 socket: None,
                 timer: None,
+                timer_at: 0,
                 emit,
                 password_fn,
                 pending: PendingTable::default(),
@@ -601,6 +604,13 @@ impl Inner {
             self.timer = None;
             return;
         };
+        // A timer due no later than the engine's next deadline stays: firing early is
+        // harmless (nothing is due, and it arms again), and re-arming after every message
+        // would cost a closure, a window timer and a worker listener each time.
+        if self.timer.is_some() && self.timer_at <= at {
+            return;
+        }
+        self.timer_at = at;
         let weak = self.this.clone();
         let delay = at.saturating_sub(now());
         self.timer = Some(Timer::new(delay, move || {
