@@ -154,7 +154,7 @@ window.rtt = async (kind, url, topic, n, size, capMs) => {
   return { samples, lost };
 };
 // Bytes of wasm linear memory (mqttwire's engine state lives there, outside the JS heap).
-window.wasmMemory = async () => (await initWasm()).memory.buffer.byteLength;
+window.wasmMemory = async () => Object.values(await initWasm()).find((e) => e instanceof WebAssembly.Memory).buffer.byteLength;
 window.isolated = self.crossOriginIsolated;
 window.ready = true;
 </script>`;
