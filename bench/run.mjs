@@ -30,6 +30,8 @@ import { parseArgs } from 'node:util'
 import { BENCH_DIR, REPO_DIR, CARGO_LOCK, CHROMIUM, cargo, machineInfo, versionOf } from './lib.mjs'
 
 const RESULTS = join(BENCH_DIR, 'RESULTS.md')
+/** Where a run of a subset (--only) writes its summary: RESULTS.md holds whole runs only. */
+const PARTIAL = join(BENCH_DIR, 'results', 'RESULTS-partial.md')
 const WEBSOCAT_VERSION = '1.14.1'
 const WEBSOCKIFY_VERSION = '0.13.0'
 const MOSQUITTO = '/usr/sbin/mosquitto'
@@ -41,7 +43,8 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--no-build] [--only LIST]
   --quick      smoke test: 1-2 runs and small workloads, numbers NOT comparable
                (RESULTS.md says so at the top)
   --no-build   use the builds as they are (bridge, codec bench, wasm, client-wasm/pkg)
-  --only LIST  a subset of ${STEPS.join(',')} (RESULTS.md then holds only those)`
+  --only LIST  a subset of ${STEPS.join(',')}; its summary goes to
+               bench/results/RESULTS-partial.md (RESULTS.md holds whole runs only)`
 
 function parseCli () {
   let values
@@ -92,6 +95,7 @@ function setup (cli) {
   if (cli.only.includes('bridge') || cli.only.includes('browser')) cargo(['build', '-q', '--release', '-p', 'ws-bridge'])
   if (cli.only.includes('codec')) cargo(['build', '-q', '--release', '-p', 'mqttwire', '--example', 'codec_bench'])
   if (cli.only.includes('browser')) must('flock', [CARGO_LOCK, 'bash', join(REPO_DIR, 'client-wasm', 'build.sh')])
+  if (cli.only.includes('codec-browser')) must(process.execPath, [join(BENCH_DIR, 'codec', 'browser.mjs'), '--build-only'], { cwd: REPO_DIR })
 }
 
 /** Runs one comparison with the open-files limit raised to the hard limit. */
@@ -218,8 +222,9 @@ function writeResults (cli, started, machineStart, steps, seconds) {
     if (p.failed) { L.push(`## ${p.name}`, '', `The run failed (${p.failed.exit}); see its output.`); continue }
     L.push(demote(p.md))
   }
-  writeFileSync(RESULTS, L.join('\n') + '\n')
-  log(`wrote ${RESULTS}`)
+  const file = cli.only.length === STEPS.length ? RESULTS : PARTIAL
+  writeFileSync(file, L.join('\n') + '\n')
+  log(`wrote ${file}`)
   return parts
 }
 
@@ -232,7 +237,7 @@ async function main () {
   const q = cli.quick ? ['--quick'] : []
   const commands = {
     codec: ['codec/run.mjs', ['--no-build', ...q]],
-    'codec-browser': ['codec/browser.mjs', [...(cli.build ? [] : ['--no-build']), ...q]],
+    'codec-browser': ['codec/browser.mjs', ['--no-build', ...q]],
     bridge: ['bridge/run.mjs', ['--no-build', '--websockify', ...q]],
     browser: ['browser/run.mjs', ['--no-build', ...q]]
   }

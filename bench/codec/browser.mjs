@@ -47,6 +47,7 @@ const USAGE = `usage: node bench/codec/browser.mjs [--runs K] [--quick] [--no-bu
                 in 2 rounds with the side order swapped, each round +1 warm-up run
   --quick       small streams, 2 runs: a smoke test, numbers NOT comparable
   --no-build    use the wasm, glue and bundle already in target/bench-codec-browser
+  --build-only  build them and stop (bench/run.mjs builds everything before measuring)
   --profile P   cargo profile of the wasm build (default wasm-release, as the npm package)`
 
 function parseCli () {
@@ -57,6 +58,7 @@ function parseCli () {
         runs: { type: 'string' },
         quick: { type: 'boolean', default: false },
         'no-build': { type: 'boolean', default: false },
+        'build-only': { type: 'boolean', default: false },
         profile: { type: 'string', default: 'wasm-release' },
         help: { type: 'boolean', short: 'h', default: false }
       },
@@ -76,7 +78,7 @@ function parseCli () {
   const rounds = runs >= 2 ? 2 : 1
   // Round r does its share of the runs: 5 in 2 rounds = 3 + 2.
   const perRound = Array.from({ length: rounds }, (_, r) => Math.floor(runs / rounds) + (r < runs % rounds ? 1 : 0))
-  return { runs, rounds, perRound, quick: values.quick, build: !values['no-build'], profile: values.profile }
+  return { runs, rounds, perRound, quick: values.quick, build: !values['no-build'], buildOnly: values['build-only'], profile: values.profile }
 }
 
 function build (profile) {
@@ -167,7 +169,8 @@ async function main () {
   const t0 = process.hrtime.bigint()
   const loadStart = os.loadavg().map((x) => Number(x.toFixed(2)))
   if (!existsSync(join(BENCH_DIR, 'node_modules', 'esbuild'))) throw new HarnessError('bench/node_modules/esbuild missing: npm ci in bench/')
-  if (cli.build) build(cli.profile)
+  if (cli.build || cli.buildOnly) build(cli.profile)
+  if (cli.buildOnly) return
   const built = JSON.parse(readFileSync(join(OUT_DIR, 'build.json'), 'utf8'))
   const reference = workloadReference()
   const server = await serve()
