@@ -51,6 +51,9 @@ pub struct Frame {
 }
 
 /// Takes one whole packet's bytes off the front of `buf`, or `None` if it is incomplete.
+/// At most this much room is kept after a large packet for the start of the next one.
+const NEXT_PACKET_ROOM: usize = 16 * 1024;
+
 fn split_frame(buf: &mut BytesMut, max: u32) -> Result<Option<(FixedHeader, Bytes)>, DecodeError> {
     let Some(header) = FixedHeader::peek(buf, max)? else {
         return Ok(None);
@@ -59,12 +62,14 @@ fn split_frame(buf: &mut BytesMut, max: u32) -> Result<Option<(FixedHeader, Byte
     if buf.len() < len {
         // `buf` holds the start of this one packet, whose size was checked. Reuse the
         // allocation of packets already decoded and dropped if it is large enough; else
-        // allocate exactly the packet's size (growing by doubling would copy it again and,
-        // for large packets, take fresh pages from the allocator).
+        // allocate the packet's size and some room for the start of the next packet, which
+        // usually arrives in the same read as this one's end (growing by doubling would
+        // copy the packet again and, for large packets, take fresh pages from the
+        // allocator each time).
         if buf.capacity() < len && !buf.try_reclaim(len - buf.len()) {
-            let mut exact = BytesMut::with_capacity(len);
-            exact.extend_from_slice(buf);
-            *buf = exact;
+            let mut sized = BytesMut::with_capacity(len + len.min(NEXT_PACKET_ROOM));
+            sized.extend_from_slice(buf);
+            *buf = sized;
         }
         return Ok(None);
     }
