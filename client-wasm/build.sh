@@ -28,7 +28,7 @@ node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-t
   pkg/mqttwire_wasm_bg.wasm -o pkg/mqttwire_wasm_bg.wasm > pkg/names.json
 node minify-names.mjs pkg/mqttwire_wasm.js pkg/mqttwire_wasm_bg.wasm < pkg/names.json
 rm pkg/names.json
-cp js/index.d.ts js/package.json pkg/
+cp js/index.d.ts js/package.json js/README.md pkg/
 for f in js/index.js pkg/mqttwire_wasm.js; do
   node_modules/.bin/terser "$f" --module --ecma 2020 --compress --mangle --keep-classnames \
     -o "pkg/$(basename "$f")"
