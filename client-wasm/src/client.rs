@@ -268,11 +268,7 @@ impl Core {
             let value = convert::get(options, &key);
             match key.as_str() {
                 "qos" => publish.qos = convert::qos(&value, "qos")?,
-                "retain" => {
-                    publish.retain = value
-                        .as_bool()
-                        .ok_or_else(|| invalid("option 'retain' must be true or false"))?
-                }
+                "retain" => publish.retain = convert::boolean(&value, "retain")?,
                 "dup" => {}
                 "properties" => publish.properties = convert::properties(&value, "properties")?,
                 _ => return Err(invalid(&concat(&["unknown publish option '", &key, "'"]))),
@@ -298,16 +294,8 @@ impl Core {
             let value = convert::get(options, &key);
             match key.as_str() {
                 "qos" => defaults.qos = convert::qos(&value, "qos")?,
-                "nl" => {
-                    defaults.no_local = value
-                        .as_bool()
-                        .ok_or_else(|| invalid("option 'nl' must be true or false"))?
-                }
-                "rap" => {
-                    defaults.retain_as_published = value
-                        .as_bool()
-                        .ok_or_else(|| invalid("option 'rap' must be true or false"))?
-                }
+                "nl" => defaults.no_local = convert::boolean(&value, "nl")?,
+                "rap" => defaults.retain_as_published = convert::boolean(&value, "rap")?,
                 "rh" => {
                     defaults.retain_handling = match value.as_f64() {
                         Some(0.0) => RetainHandling::SendOnSubscribe,

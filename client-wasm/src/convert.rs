@@ -54,7 +54,7 @@ fn number(v: &JsValue, name: &str, max: u32) -> Result<f64, JsValue> {
     }
 }
 
-fn boolean(v: &JsValue, name: &str) -> Result<bool, JsValue> {
+pub(crate) fn boolean(v: &JsValue, name: &str) -> Result<bool, JsValue> {
     v.as_bool()
         .ok_or_else(|| invalid(&concat(&["option '", name, "' must be true or false"])))
 }
