@@ -82,8 +82,7 @@ const wsUrl = `ws://127.0.0.1:${bridgePort}/mqtt`;
 // The page: one client at a time, either library, driven by the functions below.
 const page = `<!doctype html><script type="module">
 import mqttjs from '/mqttjs/mqtt.esm.js';
-import { connectAsync } from '/mqttwire/index.js';
-import initWasm from '/mqttwire/mqttwire_wasm.js';
+import { connectAsync, memoryBytes } from '/mqttwire/index.js';
 const connect = (kind, url) => kind === 'mqttwire'
   ? connectAsync(url, { keepalive: 60 })
   : mqttjs.connectAsync(url, { keepalive: 60, reconnectPeriod: 0 });
@@ -154,7 +153,7 @@ window.rtt = async (kind, url, topic, n, size, capMs) => {
   return { samples, lost };
 };
 // Bytes of wasm linear memory (mqttwire's engine state lives there, outside the JS heap).
-window.wasmMemory = async () => Object.values(await initWasm()).find((e) => e instanceof WebAssembly.Memory).buffer.byteLength;
+window.wasmMemory = memoryBytes;
 window.isolated = self.crossOriginIsolated;
 window.ready = true;
 </script>`;
@@ -331,7 +330,7 @@ for (const kind of kinds) {
 }
 const size = (files) => files.reduce((acc, f) => { const b = readFileSync(f); acc.raw += b.length; acc.gz += gzipSync(b, { level: 9 }).length; acc.br += brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length; return acc; }, { raw: 0, gz: 0, br: 0 });
 const bundles = {
-  mqttwire: size(['index.js', 'mqttwire_wasm.js', 'mqttwire_wasm_bg.wasm'].map((f) => join(pkgDir, f))),
+  mqttwire: size(['index.js', 'mqttwire_wasm_bg.wasm'].map((f) => join(pkgDir, f))),
   'MQTT.js': size([join(root, 'bench/node_modules/mqtt/dist/mqtt.min.js')])
 };
 const versions = {

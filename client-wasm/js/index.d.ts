@@ -212,5 +212,12 @@ export declare function connect(url: string, options?: ClientOptions): MqttClien
 /** Resolves with a connected client, or rejects if the first attempt fails. */
 export declare function connectAsync(url: string, options?: ClientOptions): Promise<MqttClient>;
 
+/**
+ * Bytes of WebAssembly memory the package holds, once a client has loaded it (0 before).
+ * The memory grows and is never handed back, so this is the high-water mark of all clients
+ * of the page: steady over many connects and ends when nothing leaks.
+ */
+export declare function memoryBytes(): Promise<number>;
+
 declare const _default: { connect: typeof connect; connectAsync: typeof connectAsync; MqttClient: typeof MqttClient };
 export default _default;

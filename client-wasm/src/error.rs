@@ -28,7 +28,11 @@ pub(crate) fn invalid(message: &str) -> JsValue {
 
 /// Joins message parts.
 pub(crate) fn concat(parts: &[&str]) -> String {
-    parts.concat()
+    let mut out = String::new();
+    for part in parts {
+        out.push_str(part);
+    }
+    out
 }
 
 /// `n` in decimal.

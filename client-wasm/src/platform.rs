@@ -11,7 +11,7 @@
 //! security policy without `blob:`). Arming a timer posts nothing to the worker, so the
 //! client can re-arm it after every message.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 
 use js_sys::{Array, ArrayBuffer, Function};
 use wasm_bindgen::JsCast;
@@ -70,7 +70,7 @@ impl Timer {
             }
         });
         let function: &Function = callback.as_ref().unchecked_ref();
-        let ticks = CLOCK.with(|clock| clock.as_ref().map(|c| c.listen(function)).is_some());
+        let ticks = with_clock(|clock| clock.map(|c| c.listen(function)).is_some());
         Timer {
             window: set_timeout(function, delay),
             ticks,
@@ -84,7 +84,7 @@ impl Drop for Timer {
         clear_timeout(&self.window);
         if self.ticks {
             let function: &Function = self.callback.as_ref().unchecked_ref();
-            CLOCK.with(|clock| {
+            with_clock(|clock| {
                 if let Some(clock) = clock {
                     clock.unlisten(function);
                 }
@@ -95,7 +95,12 @@ impl Drop for Timer {
 
 thread_local! {
     /// The page's worker clock, started on first use; `None` where no worker starts.
-    static CLOCK: Option<WorkerClock> = WorkerClock::start();
+    static CLOCK: OnceCell<Option<WorkerClock>> = const { OnceCell::new() };
+}
+
+/// Calls `f` with the worker clock, starting it on first use.
+fn with_clock<R>(f: impl FnOnce(Option<&WorkerClock>) -> R) -> R {
+    CLOCK.with(|clock| f(clock.get_or_init(WorkerClock::start).as_ref()))
 }
 
 /// What the worker runs: `true` starts a tick a second, `false` stops it.

@@ -200,12 +200,8 @@ async function publish(port, topic, message) {
 const page = (before = '') => `<!doctype html>${before}
 <script type="importmap">{ "imports": { "mqttwire": "/mqttwire/index.js" } }</script>
 <script type="module">
-  import { connectAsync } from 'mqttwire';
-  import init from '/mqttwire/mqttwire_wasm.js';
-  // init() resolves to the module's exports once the package has loaded it; the build may
-  // rename them, so the memory is found by its type.
-  const memory = async () => Object.values(await init()).find((e) => e instanceof WebAssembly.Memory);
-  window.lib = { connectAsync, wasmBytes: async () => (await memory()).buffer.byteLength };
+  import { connectAsync, memoryBytes } from 'mqttwire';
+  window.lib = { connectAsync, wasmBytes: memoryBytes };
   window.ready = true;
 </script>`;
 
