@@ -319,7 +319,7 @@ function machineInfo () {
 }
 
 function markdown (report) {
-  const { machine, harness, rows, extra, streams } = report
+  const { machine, harness, rows, extra, streams, floors } = report
   const L = []
   L.push('# Codec throughput: mqttwire (Rust) vs. mqtt-packet (node.js)', '')
   L.push(`- Date: ${report.date}`)
@@ -370,6 +370,21 @@ function markdown (report) {
     L.push('|---:|---:|---:|---:|')
     for (const e of extra) {
       L.push(`| ${e.qos} | ${fmtPayload(e.payload)} | ${fmtRange(e.stats)} | ${fmtMB(e.stats.mb_per_sec)} |`)
+    }
+  }
+  if (floors?.length) {
+    L.push('')
+    L.push('Floors (Rust, same runs): **alloc-copy** is the least an encoder returning each packet as one buffer ' +
+      '(as `generate()` does) can do: a fresh buffer per packet and a copy of its wire bytes. **copy-chunks** is ' +
+      'the least a decoder handing out contiguous packets from chunked input can do: copy every chunk once. ' +
+      'Where mqttwire is near its floor, the ratio to mqtt-packet is bounded by memory bandwidth, not by the codec.', '')
+    L.push('| qos | payload | alloc-copy packets/s | mqttwire encode | of the floor | mqtt-packet generate | of the floor | copy-chunks packets/s | mqttwire chunked decode | of the floor |')
+    L.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+    const pct = (x, f) => `${Math.round((100 * x) / f)} %`
+    for (const f of floors) {
+      L.push(`| ${f.qos} | ${fmtPayload(f.payload)} | ${fmtInt(Math.round(f.alloc_copy))} | ${fmtInt(Math.round(f.encode))} | ` +
+        `${pct(f.encode, f.alloc_copy)} | ${fmtInt(Math.round(f.mqtt_packet_encode))} | ${pct(f.mqtt_packet_encode, f.alloc_copy)} | ` +
+        `${fmtInt(Math.round(f.copy_chunks))} | ${fmtInt(Math.round(f.decode_chunked))} | ${pct(f.decode_chunked, f.copy_chunks)} |`)
     }
   }
   L.push('')
@@ -447,6 +462,32 @@ async function main () {
     if (samples.length) extra.push({ op: 'encode', mode: 'writeToStream', qos: c.qos, payload: c.payload, stats: summarise(samples, c.wire_size) })
   }
 
+  // The Rust side's floors (allocate + copy per packet under encode, copy the chunks once
+  // under chunked decode), medians over the rounds, beside mqttwire's own medians.
+  const floors = []
+  for (const c of cases) {
+    const floor = (op) => {
+      const v = raw.rust.flatMap((r) => (r.output.floors ?? [])
+        .filter((f) => f.op === op && f.qos === c.qos && f.payload === c.payload)
+        .map((f) => f.packets_per_sec)).sort((a, b) => a - b)
+      return v.length ? v[Math.floor(v.length / 2)] : null
+    }
+    const ours = (op, mode) => rows.find((r) => r.op === op && r.mode === mode && r.qos === c.qos && r.payload === c.payload)
+    const allocCopy = floor('alloc-copy')
+    const copyChunks = floor('copy-chunks')
+    if (allocCopy === null || copyChunks === null) continue
+    floors.push({
+      qos: c.qos,
+      payload: c.payload,
+      wire_size: c.wire_size,
+      alloc_copy: allocCopy,
+      encode: ours('encode', 'whole').mqttwire.median,
+      mqtt_packet_encode: ours('encode', 'whole').mqtt_packet.median,
+      copy_chunks: copyChunks,
+      decode_chunked: ours('decode', 'chunked').mqttwire.median
+    })
+  }
+
   const report = {
     date: started.toISOString(),
     machine,
@@ -472,7 +513,8 @@ async function main () {
     target: { op: 'decode', min_ratio: TARGET_RATIO, metric: 'packets_per_sec median, mqttwire / mqtt-packet' },
     streams: cases,
     rows,
-    extra
+    extra,
+    floors
   }
   const md = markdown(report)
 

@@ -91,28 +91,42 @@ fn main() {
             }
         }
     }
-    // The floor under any decoder that hands out contiguous payloads from chunked input:
-    // copying every chunk once into per-packet buffers, and nothing else.
+    // Floors, for both QoS and every payload: what any codec must do at least.
+    // copy-chunks, under a decoder that hands out contiguous payloads from chunked input:
+    // copying every chunk once into per-packet buffers, and nothing else. alloc-copy, under
+    // an encoder that returns each packet as one buffer (as mqtt-packet's generate() does):
+    // a fresh buffer per packet and a copy of its wire bytes into it, and nothing else.
     let mut floors = Vec::new();
-    for &payload in &payloads {
-        let case = Case::new(1, payload, target, min_packets);
-        let mut rates = Vec::new();
-        for i in 0..=runs {
-            let start = Instant::now();
-            let copied = copy_chunks(&case);
-            let secs = start.elapsed().as_secs_f64();
-            assert_eq!(copied, case.stream.len());
-            if i > 0 {
-                rates.push(case.packets as f64 / secs);
+    for qos in [0u8, 1] {
+        for &payload in &payloads {
+            let case = Case::new(qos, payload, target, min_packets);
+            let floor_ops: [(&str, &dyn Fn(&Case) -> usize); 2] =
+                [("copy-chunks", &copy_chunks), ("alloc-copy", &alloc_copy)];
+            for (op, floor) in floor_ops {
+                let mut rates = Vec::new();
+                for i in 0..=runs {
+                    let start = Instant::now();
+                    let copied = floor(&case);
+                    let secs = start.elapsed().as_secs_f64();
+                    assert_eq!(copied, case.stream.len());
+                    if i > 0 {
+                        rates.push(case.packets as f64 / secs);
+                    }
+                }
+                rates.sort_by(f64::total_cmp);
+                floors.push(format!(
+                    concat!(
+                        "{{\"op\":\"{}\",\"qos\":{},\"payload\":{},\"packets_per_sec\":{:.0},",
+                        "\"gb_per_sec\":{:.2}}}"
+                    ),
+                    op,
+                    qos,
+                    payload,
+                    rates[rates.len() / 2],
+                    rates[rates.len() / 2] * case.wire_size as f64 / 1e9
+                ));
             }
         }
-        rates.sort_by(f64::total_cmp);
-        floors.push(format!(
-            "{{\"op\":\"copy-chunks\",\"qos\":1,\"payload\":{},\"packets_per_sec\":{:.0},\"gb_per_sec\":{:.2}}}",
-            payload,
-            rates[rates.len() / 2],
-            rates[rates.len() / 2] * case.wire_size as f64 / 1e9
-        ));
     }
     println!(
         "{{\"tool\":\"mqttwire\",\"version\":\"{}\",\"quick\":{},\"results\":[{}],\"floors\":[{}]}}",
@@ -125,6 +139,20 @@ fn main() {
 
 /// Copies the chunks into one exactly sized buffer per packet, as any decoder returning
 /// contiguous payloads must; returns the bytes copied.
+/// One packet's wire bytes copied into a fresh buffer, once per packet of the case (from
+/// the same source each time, as an encoder copies the same payload each time).
+fn alloc_copy(case: &Case) -> usize {
+    let mut total = 0;
+    let packet = &case.stream[..case.wire_size];
+    for _ in 0..case.packets {
+        let mut out = bytes::BytesMut::with_capacity(case.wire_size);
+        out.extend_from_slice(packet);
+        total += out.len();
+        std::hint::black_box(&out);
+    }
+    total
+}
+
 fn copy_chunks(case: &Case) -> usize {
     let mut total = 0;
     let mut current: Vec<u8> = Vec::with_capacity(case.wire_size);
