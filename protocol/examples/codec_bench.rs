@@ -100,8 +100,8 @@ fn main() {
     for qos in [0u8, 1] {
         for &payload in &payloads {
             let case = Case::new(qos, payload, target, min_packets);
-            let floor_ops: [(&str, &dyn Fn(&Case) -> usize); 2] =
-                [("copy-chunks", &copy_chunks), ("alloc-copy", &alloc_copy)];
+            let floor_ops: [(&str, fn(&Case) -> usize); 2] =
+                [("copy-chunks", copy_chunks), ("alloc-copy", alloc_copy)];
             for (op, floor) in floor_ops {
                 let mut rates = Vec::new();
                 for i in 0..=runs {
