@@ -100,7 +100,7 @@ fn main() {
     for qos in [0u8, 1] {
         for &payload in &payloads {
             let case = Case::new(qos, payload, target, min_packets);
-            let floor_ops: [(&str, fn(&Case) -> usize); 2] =
+            let floor_ops: [(&str, Floor); 2] =
                 [("copy-chunks", copy_chunks), ("alloc-copy", alloc_copy)];
             for (op, floor) in floor_ops {
                 let mut rates = Vec::new();
@@ -139,6 +139,9 @@ fn main() {
 
 /// Copies the chunks into one exactly sized buffer per packet, as any decoder returning
 /// contiguous payloads must; returns the bytes copied.
+/// A floor measurement: the bytes it copied.
+type Floor = fn(&Case) -> usize;
+
 /// One packet's wire bytes copied into a fresh buffer, once per packet of the case (from
 /// the same source each time, as an encoder copies the same payload each time).
 fn alloc_copy(case: &Case) -> usize {
