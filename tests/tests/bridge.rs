@@ -16,14 +16,17 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use mqttwire::client::{ClientOptions, DisconnectedBy, Event, ReconnectOptions};
+use mqttwire::client::Event;
 use mqttwire::{
     Connect, Packet, PacketId, Properties, Property, ProtocolVersion, QoS, ReasonCode, Subscribe,
-    SubscriptionOptions, TopicFilter, TopicName, Will,
+    SubscriptionOptions, TopicFilter,
 };
 use mqttwire_bridge::{Balance, Config};
-use mqttwire_tests::bridge::config_for;
-use mqttwire_tests::steps::{connect, publish, subscribe};
+use mqttwire_tests::bridge::{broker_url, config_for};
+use mqttwire_tests::steps::{
+    WAIT, bounded, broker, connect, cut, delivers_retained_message_to_later_subscriber, disconnect,
+    exchanges_messages_at_each_qos, options, publish, relay, subscribe, will_holder,
+};
 use mqttwire_tests::{Bridge, ClientHandle, Events, Mosquitto, message};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -36,10 +39,6 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use ProtocolVersion::{V5, V311};
 
-/// The longest any single event may take to arrive.
-const WAIT: Duration = Duration::from_secs(5);
-/// The longest a whole test may take.
-const TEST: Duration = Duration::from_secs(30);
 /// The handshake and CONNECT timeouts of the bridges that face hostile clients.
 const SHORT: Duration = Duration::from_millis(400);
 /// Their largest MQTT packet and WebSocket message.
@@ -52,30 +51,8 @@ const MIB: usize = 1 << 20;
 // ---- the native client through the bridge ----
 
 async fn relays_every_qos_both_ways(version: ProtocolVersion) {
-    let broker = broker();
-    let bridge = start(config_for(&[&broker])).await;
-    let url = bridge.ws_url();
-    let (sub, mut sub_events, _) = connect(&url, options(version, "qos-sub")).await;
-    assert_eq!(
-        subscribe(&sub, &mut sub_events, "qos/#", QoS::ExactlyOnce).await,
-        [ReasonCode::GRANTED_QOS_2]
-    );
-    let (publisher, mut pub_events, _) = connect(&url, options(version, "qos-pub")).await;
-    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-        let topic = format!("qos/{}", qos as u8);
-        let payload = format!("through the bridge at QoS {}", qos as u8);
-        publish(
-            &publisher,
-            &mut pub_events,
-            message(&topic, payload.clone(), qos),
-        )
-        .await;
-        let got = sub_events
-            .message_on(WAIT, &topic)
-            .await
-            .expect("the message");
-        assert_eq!((got.qos, got.payload), (qos, Bytes::from(payload)));
-    }
+    let (_broker, bridge) = bridged(Config::default()).await;
+    exchanges_messages_at_each_qos(&bridge.ws_url(), version).await;
     assert_eq!(bridge.handle().open_connections(), 2);
 }
 
@@ -89,66 +66,31 @@ async fn relays_every_qos_both_ways_v5() {
     bounded(relays_every_qos_both_ways(V5)).await;
 }
 
-async fn delivers_retained_message_to_later_subscriber(version: ProtocolVersion) {
-    let broker = broker();
-    let bridge = start(config_for(&[&broker])).await;
-    let url = bridge.ws_url();
-    let (publisher, mut pub_events, _) = connect(&url, options(version, "retain-pub")).await;
-    let mut retained = message("retained/state", "on", QoS::AtLeastOnce);
-    retained.retain = true;
-    publish(&publisher, &mut pub_events, retained).await;
-    publisher
-        .disconnect(ReasonCode::SUCCESS)
-        .await
-        .expect("disconnected");
-
-    let (sub, mut sub_events, _) = connect(&url, options(version, "retain-sub")).await;
-    subscribe(&sub, &mut sub_events, "retained/#", QoS::AtLeastOnce).await;
-    let got = sub_events
-        .message_on(WAIT, "retained/state")
-        .await
-        .expect("the retained message");
-    assert!(got.retain, "delivered as retained");
-    assert_eq!(got.payload, Bytes::from_static(b"on"));
+async fn delivers_retained_message_through_bridge(version: ProtocolVersion) {
+    let (_broker, bridge) = bridged(Config::default()).await;
+    delivers_retained_message_to_later_subscriber(&bridge.ws_url(), version).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivers_retained_message_to_later_subscriber_v311() {
-    bounded(delivers_retained_message_to_later_subscriber(V311)).await;
+    bounded(delivers_retained_message_through_bridge(V311)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivers_retained_message_to_later_subscriber_v5() {
-    bounded(delivers_retained_message_to_later_subscriber(V5)).await;
+    bounded(delivers_retained_message_through_bridge(V5)).await;
 }
 
 async fn publishes_will_when_websocket_drops(version: ProtocolVersion) {
-    let broker = broker();
-    let bridge = start(config_for(&[&broker])).await;
+    let (_broker, bridge) = bridged(Config::default()).await;
     let url = bridge.ws_url();
     let (watcher, mut watcher_events, _) = connect(&url, options(version, "watcher")).await;
     subscribe(&watcher, &mut watcher_events, "will/#", QoS::AtLeastOnce).await;
 
-    let mut holder_options = options(version, "holder");
-    holder_options.reconnect = None;
-    holder_options.will = Some(Will {
-        topic: TopicName::new("will/holder").expect("valid"),
-        payload: Bytes::from_static(b"holder is gone"),
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        properties: Properties::new(),
-    });
-    let (holder, mut holder_events, _) = connect(&url, holder_options).await;
+    let (holder, mut holder_events, _) =
+        connect(&url, will_holder(version, "holder", "will/holder")).await;
     // The socket is dropped: no DISCONNECT, no close frame.
-    assert!(holder.cut().await.expect("driver alive"), "a socket to cut");
-    let by = holder_events
-        .wait_map(WAIT, |e| match e {
-            Event::Disconnected { by, .. } => Some(by),
-            _ => None,
-        })
-        .await
-        .expect("the engine saw the loss");
-    assert_eq!(by, DisconnectedBy::Transport);
+    cut(&holder, &mut holder_events).await;
 
     let will = watcher_events
         .message_on(WAIT, "will/holder")
@@ -180,8 +122,7 @@ async fn publishes_will_when_websocket_drops_v5() {
 }
 
 async fn carries_1_mib_message_both_ways(version: ProtocolVersion) {
-    let broker = broker();
-    let bridge = start(config_for(&[&broker])).await;
+    let (_broker, bridge) = bridged(Config::default()).await;
     let url = bridge.ws_url();
     let big = |client_id: &str| {
         let mut o = options(version, client_id);
@@ -194,23 +135,11 @@ async fn carries_1_mib_message_both_ways(version: ProtocolVersion) {
     subscribe(&b, &mut b_events, "big/b", QoS::AtLeastOnce).await;
     let payload: Bytes = (0..MIB).map(|i| (i % 251) as u8).collect();
 
-    publish(
-        &a,
-        &mut a_events,
-        message("big/b", payload.clone(), QoS::AtLeastOnce),
-    )
-    .await;
-    let got = b_events.message_on(WAIT, "big/b").await.expect("a to b");
-    assert!(got.payload == payload, "1 MiB from a to b intact");
-
-    publish(
-        &b,
-        &mut b_events,
-        message("big/a", payload.clone(), QoS::AtLeastOnce),
-    )
-    .await;
-    let got = a_events.message_on(WAIT, "big/a").await.expect("b to a");
-    assert!(got.payload == payload, "1 MiB from b to a intact");
+    // From a to b, then from b to a, each intact.
+    let a_to_b = message("big/b", payload.clone(), QoS::AtLeastOnce);
+    relay(&a, &mut a_events, &mut b_events, a_to_b).await;
+    let b_to_a = message("big/a", payload, QoS::AtLeastOnce);
+    relay(&b, &mut b_events, &mut a_events, b_to_a).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,8 +157,7 @@ async fn carries_1_mib_message_both_ways_v5() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejects_websocket_without_mqtt_subprotocol_and_accepts_mqttv3_1() {
     bounded(async {
-        let broker = broker();
-        let bridge = start(config_for(&[&broker])).await;
+        let (_broker, bridge) = bridged(Config::default()).await;
         let addr = bridge.addr();
         // [MQTT-6.0.0-3] no subprotocol, or none of ours: refused before the upgrade.
         assert_eq!(
@@ -265,10 +193,9 @@ async fn rejects_websocket_without_mqtt_subprotocol_and_accepts_mqttv3_1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejects_unlisted_or_malformed_origin_and_accepts_listed_one() {
     bounded(async {
-        let broker = broker();
-        let bridge = start(Config {
+        let (_broker, bridge) = bridged(Config {
             origins: vec!["https://app.example.com".to_owned()],
-            ..config_for(&[&broker])
+            ..Config::default()
         })
         .await;
         let addr = bridge.addr();
@@ -316,94 +243,68 @@ async fn rejects_unlisted_or_malformed_origin_and_accepts_listed_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_connection_over_total_limit_and_serves_the_others() {
-    bounded(async {
-        let broker = broker();
-        let bridge = start(Config {
-            max_connections: 2,
-            ..config_for(&[&broker])
-        })
-        .await;
-        let url = bridge.ws_url();
-        let (sub, mut sub_events, _) = connect(&url, options(V5, "limit-sub")).await;
-        subscribe(&sub, &mut sub_events, "limit/#", QoS::AtLeastOnce).await;
-        let (publisher, mut pub_events, _) = connect(&url, options(V311, "limit-pub")).await;
-
-        // Two WebSockets are relayed: a third connection is dropped as soon as accepted.
-        let third = handshake(bridge.addr(), V5, &[("Sec-WebSocket-Protocol", "mqtt")]).await;
-        assert_eq!(third.err(), Some(Outcome::Dropped));
-        assert_eq!(
-            metric(
-                &bridge,
-                "mqttwire_bridge_refused_total{reason=\"MaxConnections\"}"
-            ),
-            1
-        );
-        publish(
-            &publisher,
-            &mut pub_events,
-            message("limit/1", "still here", QoS::AtLeastOnce),
-        )
-        .await;
-        sub_events
-            .message_on(WAIT, "limit/1")
-            .await
-            .expect("served");
-
-        // Once one leaves, its place is free again.
-        publisher
-            .disconnect(ReasonCode::SUCCESS)
-            .await
-            .expect("disconnected");
-        assert!(settles(&bridge, 1).await);
-        let (mut again, _) = retry_handshake(bridge.addr()).await;
-        again.handshake("limit-again").await;
-    })
+    // Two WebSockets are relayed: a third connection is dropped as soon as accepted.
+    let limited = Config {
+        max_connections: 2,
+        ..Config::default()
+    };
+    bounded(refuses_connection_over_limit(
+        limited,
+        "limit",
+        Outcome::Dropped,
+        "MaxConnections",
+    ))
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_connection_over_per_ip_limit_and_serves_the_others() {
-    bounded(async {
-        let broker = broker();
-        let bridge = start(Config {
-            max_connections_per_ip: 2,
-            ..config_for(&[&broker])
-        })
-        .await;
-        let url = bridge.ws_url();
-        let (sub, mut sub_events, _) = connect(&url, options(V5, "per-ip-sub")).await;
-        subscribe(&sub, &mut sub_events, "per-ip/#", QoS::AtLeastOnce).await;
-        let (publisher, mut pub_events, _) = connect(&url, options(V311, "per-ip-pub")).await;
-
-        let third = handshake(bridge.addr(), V5, &[("Sec-WebSocket-Protocol", "mqtt")]).await;
-        assert_eq!(third.err(), Some(Outcome::Http(429)));
-        assert_eq!(
-            metric(
-                &bridge,
-                "mqttwire_bridge_refused_total{reason=\"MaxConnectionsPerIp\"}"
-            ),
-            1
-        );
-        publish(
-            &publisher,
-            &mut pub_events,
-            message("per-ip/1", "still here", QoS::AtLeastOnce),
-        )
-        .await;
-        sub_events
-            .message_on(WAIT, "per-ip/1")
-            .await
-            .expect("served");
-
-        publisher
-            .disconnect(ReasonCode::SUCCESS)
-            .await
-            .expect("disconnected");
-        assert!(settles(&bridge, 1).await);
-        let (mut again, _) = retry_handshake(bridge.addr()).await;
-        again.handshake("per-ip-again").await;
-    })
+    let limited = Config {
+        max_connections_per_ip: 2,
+        ..Config::default()
+    };
+    bounded(refuses_connection_over_limit(
+        limited,
+        "per-ip",
+        Outcome::Http(429),
+        "MaxConnectionsPerIp",
+    ))
     .await;
+}
+
+/// Two native clients (`{name}-sub` and `{name}-pub`) fill a bridge whose `limited` config
+/// allows two connections: a third WebSocket is refused as `refusal` and counted as
+/// `reason`, the two still exchange a message, and once one leaves its place is free again.
+async fn refuses_connection_over_limit(
+    limited: Config,
+    name: &str,
+    refusal: Outcome,
+    reason: &str,
+) {
+    let (_broker, bridge) = bridged(limited).await;
+    let url = bridge.ws_url();
+    let (sub, mut sub_events, _) = connect(&url, options(V5, &format!("{name}-sub"))).await;
+    subscribe(
+        &sub,
+        &mut sub_events,
+        &format!("{name}/#"),
+        QoS::AtLeastOnce,
+    )
+    .await;
+    let (publisher, mut pub_events, _) = connect(&url, options(V311, &format!("{name}-pub"))).await;
+
+    let third = handshake(bridge.addr(), V5, &[("Sec-WebSocket-Protocol", "mqtt")]).await;
+    assert_eq!(third.err(), Some(refusal));
+    let refused = format!("mqttwire_bridge_refused_total{{reason=\"{reason}\"}}");
+    assert_eq!(metric(&bridge, &refused), 1, "{refused}");
+    let served = message(&format!("{name}/1"), "still here", QoS::AtLeastOnce);
+    relay(&publisher, &mut pub_events, &mut sub_events, served).await;
+
+    // Once one leaves, its place is free again.
+    disconnect(&publisher).await;
+    assert!(settles(&bridge, 1).await);
+    let (mut again, _) = retry_handshake(bridge.addr()).await;
+    again.handshake(&format!("{name}-again")).await;
 }
 
 // ---- hostile input: each case closed as expected, a healthy client unaffected ----
@@ -837,8 +738,7 @@ async fn relays_oddly_framed_mqtt_while_healthy_client_works() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closes_clients_cleanly_across_broker_restart() {
     bounded(async {
-        let mut broker = broker();
-        let bridge = start(config_for(&[&broker])).await;
+        let (mut broker, bridge) = bridged(Config::default()).await;
         let addr = bridge.addr();
         let (sub, mut sub_events, _) = connect(&bridge.ws_url(), options(V5, "restart-sub")).await;
         subscribe(&sub, &mut sub_events, "restart/#", QoS::AtLeastOnce).await;
@@ -878,16 +778,9 @@ async fn closes_clients_cleanly_across_broker_restart() {
             .expect("reconnected and subscribed again");
         let (publisher, mut pub_events, _) =
             connect(&bridge.ws_url(), options(V311, "restart-pub")).await;
-        publish(
-            &publisher,
-            &mut pub_events,
-            message("restart/1", "back", QoS::AtLeastOnce),
-        )
-        .await;
-        sub_events
-            .message_on(WAIT, "restart/1")
-            .await
-            .expect("delivered after the restart");
+        // Delivered after the restart.
+        let back = message("restart/1", "back", QoS::AtLeastOnce);
+        relay(&publisher, &mut pub_events, &mut sub_events, back).await;
     })
     .await;
 }
@@ -903,19 +796,13 @@ async fn fails_over_to_second_broker_when_first_is_down() {
         })
         .await;
         let url = bridge.ws_url();
-        let (watch_first, mut first_events, _) =
-            connect(&first.tcp_url(), options(V5, "watch-first")).await;
-        subscribe(&watch_first, &mut first_events, "fo/#", QoS::AtLeastOnce).await;
-        let (watch_second, mut second_events, _) =
-            connect(&second.tcp_url(), options(V5, "watch-second")).await;
-        subscribe(&watch_second, &mut second_events, "fo/#", QoS::AtLeastOnce).await;
+        let (watch_first, mut first_events) = watcher(&first, "watch-first", "fo/#").await;
+        let (_watch_second, mut second_events) = watcher(&second, "watch-second", "fo/#").await;
 
         // Both up: every connection goes to the first.
         for i in 0..2 {
-            let id = format!("fo-up-{i}");
             let topic = format!("fo/up/{i}");
-            let (client, mut events, _) = connect(&url, options(V5, &id)).await;
-            publish(&client, &mut events, message(&topic, "", QoS::AtLeastOnce)).await;
+            let _client = publish_through(&url, V5, &format!("fo-up-{i}"), &topic).await;
             assert_eq!(next_topic(&mut first_events).await, topic, "on the first");
         }
         assert!(second_events.try_next().is_none(), "nothing on the second");
@@ -923,13 +810,7 @@ async fn fails_over_to_second_broker_when_first_is_down() {
         // The first down: new connections go to the second.
         drop((watch_first, first_events));
         tokio::task::block_in_place(|| first.stop());
-        let (client, mut events, _) = connect(&url, options(V311, "fo-down")).await;
-        publish(
-            &client,
-            &mut events,
-            message("fo/down", "", QoS::AtLeastOnce),
-        )
-        .await;
+        let _client = publish_through(&url, V311, "fo-down", "fo/down").await;
         assert_eq!(next_topic(&mut second_events).await, "fo/down");
         let failures = format!(
             "mqttwire_bridge_upstream_failures_total{{broker=\"mqtt://127.0.0.1:{}\"}}",
@@ -955,16 +836,11 @@ async fn spreads_connections_round_robin() {
         .await;
         let mut watchers = Vec::new();
         for (i, broker) in brokers.iter().enumerate() {
-            let (watcher, mut events, _) =
-                connect(&broker.tcp_url(), options(V5, &format!("rr-watch-{i}"))).await;
-            subscribe(&watcher, &mut events, "rr/#", QoS::AtLeastOnce).await;
-            watchers.push((watcher, events));
+            watchers.push(watcher(broker, &format!("rr-watch-{i}"), "rr/#").await);
         }
         for i in 0..4 {
-            let (client, mut events, _) =
-                connect(&bridge.ws_url(), options(V5, &format!("rr-{i}"))).await;
             let topic = format!("rr/{i}");
-            publish(&client, &mut events, message(&topic, "", QoS::AtLeastOnce)).await;
+            let _client = publish_through(&bridge.ws_url(), V5, &format!("rr-{i}"), &topic).await;
             // Connection i went to broker i mod 2.
             assert_eq!(next_topic(&mut watchers[i % 2].1).await, topic);
         }
@@ -984,10 +860,9 @@ async fn spreads_connections_round_robin() {
 async fn drains_then_closes_with_going_away_on_shutdown() {
     bounded(async {
         let drain = Duration::from_millis(600);
-        let broker = broker();
-        let mut bridge = start(Config {
+        let (_broker, mut bridge) = bridged(Config {
             drain_timeout: drain,
-            ..config_for(&[&broker])
+            ..Config::default()
         })
         .await;
         let addr = bridge.addr();
@@ -1029,10 +904,9 @@ async fn serves_wss_with_generated_certificate() {
         let key = dir.path().join("key.pem");
         std::fs::write(&cert, certified.cert.pem()).expect("cert written");
         std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key written");
-        let broker = broker();
-        let bridge = start(Config {
+        let (_broker, bridge) = bridged(Config {
             tls: Some((cert, key)),
-            ..config_for(&[&broker])
+            ..Config::default()
         })
         .await;
         let addr = bridge.addr();
@@ -1080,8 +954,7 @@ async fn serves_wss_with_generated_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_healthz_and_metrics_with_refusals_by_reason() {
     bounded(async {
-        let broker = broker();
-        let bridge = start(config_for(&[&broker])).await;
+        let (_broker, bridge) = bridged(Config::default()).await;
         let addr = bridge.addr();
         let (status, body) = http_get(addr, "/healthz").await;
         assert_eq!((status, body.as_str()), (200, "ok\n"));
@@ -1180,13 +1053,12 @@ struct Case {
 /// connection and a healthy client on it must still get a message across. Every case
 /// runs even when one fails; the failures are listed at the end.
 async fn check_cases(cases: Vec<Case>) {
-    let broker = broker();
-    let bridge = start(Config {
+    let (_broker, bridge) = bridged(Config {
         handshake_timeout: SHORT,
         connect_timeout: SHORT,
         max_header_size: SMALL_HEAD,
         max_packet_size: SMALL_PACKET,
-        ..config_for(&[&broker])
+        ..Config::default()
     })
     .await;
     let mut healthy = Healthy::connect(&bridge).await;
@@ -1785,8 +1657,16 @@ async fn retry_handshake(addr: SocketAddr) -> (Client, Option<String>) {
 
 // ---- shared helpers ----
 
-fn broker() -> Mosquitto {
-    Mosquitto::start().unwrap_or_else(|e| panic!("{e}"))
+/// A mosquitto and a bridge in front of it with `config`, whose brokers are replaced by
+/// that one.
+async fn bridged(config: Config) -> (Mosquitto, Bridge) {
+    let broker = broker();
+    let bridge = start(Config {
+        brokers: vec![broker_url(broker.port())],
+        ..config
+    })
+    .await;
+    (broker, bridge)
 }
 
 async fn start(config: Config) -> Bridge {
@@ -1831,16 +1711,24 @@ fn series_value(text: &str, series: &str) -> u64 {
         .map_or(0, |value| value as u64)
 }
 
-/// Options for a native client: reconnects quickly, with its own jitter seed.
-fn options(version: ProtocolVersion, client_id: &str) -> ClientOptions {
-    let mut o = ClientOptions::new(version, client_id);
-    o.reconnect = Some(ReconnectOptions {
-        min_delay_ms: 10,
-        max_delay_ms: 200,
-        max_attempts: Some(50),
-        seed: client_id.bytes().map(u64::from).sum(),
-    });
-    o
+/// A native client straight on `broker`, subscribed to `filter` at QoS 1.
+async fn watcher(broker: &Mosquitto, client_id: &str, filter: &str) -> (ClientHandle, Events) {
+    let (client, mut events, _) = connect(&broker.tcp_url(), options(V5, client_id)).await;
+    subscribe(&client, &mut events, filter, QoS::AtLeastOnce).await;
+    (client, events)
+}
+
+/// A new native client through the bridge at `url` that has published an empty QoS 1
+/// message on `topic`; returned so that it stays connected.
+async fn publish_through(
+    url: &str,
+    version: ProtocolVersion,
+    client_id: &str,
+    topic: &str,
+) -> (ClientHandle, Events) {
+    let (client, mut events, _) = connect(url, options(version, client_id)).await;
+    publish(&client, &mut events, message(topic, "", QoS::AtLeastOnce)).await;
+    (client, events)
 }
 
 /// The topic of the next message a native client receives.
@@ -1852,8 +1740,4 @@ async fn next_topic(events: &mut Events) -> String {
         })
         .await
         .expect("a message")
-}
-
-async fn bounded(test: impl Future<Output = ()>) {
-    timeout(TEST, test).await.expect("the test took too long");
 }

@@ -2,72 +2,25 @@
 //! publish and receive at every QoS, retained messages, wills, persistent sessions, and
 //! the WebSocket transport, each in MQTT 3.1.1 and 5.0. Every wait is bounded.
 
-use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mqttwire::client::{ClientOptions, DisconnectedBy, Event, ReconnectOptions};
-use mqttwire::{Properties, ProtocolVersion, QoS, ReasonCode, TopicFilter, Will};
-use mqttwire_tests::steps::{connect, publish, subscribe};
-use mqttwire_tests::{Mosquitto, message};
+use mqttwire::client::{ClientOptions, Event};
+use mqttwire::{Properties, ProtocolVersion, QoS, ReasonCode, TopicFilter};
+use mqttwire_tests::message;
+use mqttwire_tests::steps::{
+    WAIT, bounded, broker, connect, cut, delivers_retained_message_to_later_subscriber, disconnect,
+    exchanges_messages_at_each_qos, options, publish, relay, subscribe, will_holder,
+};
 
 use ProtocolVersion::{V5, V311};
-
-/// The longest any single event may take to arrive.
-const WAIT: Duration = Duration::from_secs(5);
-/// The longest a whole test may take.
-const TEST: Duration = Duration::from_secs(30);
-
-fn broker() -> Mosquitto {
-    Mosquitto::start().unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Options for a test client: reconnects quickly, with its own jitter seed.
-fn options(version: ProtocolVersion, client_id: &str) -> ClientOptions {
-    let mut o = ClientOptions::new(version, client_id);
-    o.reconnect = Some(ReconnectOptions {
-        min_delay_ms: 10,
-        max_delay_ms: 200,
-        max_attempts: Some(50),
-        seed: client_id.bytes().map(u64::from).sum(),
-    });
-    o
-}
-
-async fn bounded(test: impl Future<Output = ()>) {
-    tokio::time::timeout(TEST, test)
-        .await
-        .expect("the test took too long");
-}
 
 // ---- QoS 0, 1 and 2 ----
 
 async fn delivers_messages_at_each_qos_until_unsubscribed(version: ProtocolVersion) {
     let broker = broker();
-    let url = broker.tcp_url();
-    let (sub, mut sub_events, _) = connect(&url, options(version, "qos-sub")).await;
-    assert_eq!(
-        subscribe(&sub, &mut sub_events, "qos/#", QoS::ExactlyOnce).await,
-        [ReasonCode::GRANTED_QOS_2]
-    );
-    let (publisher, mut pub_events, _) = connect(&url, options(version, "qos-pub")).await;
-    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-        let topic = format!("qos/{}", qos as u8);
-        let payload = format!("a message at QoS {}", qos as u8);
-        publish(
-            &publisher,
-            &mut pub_events,
-            message(&topic, payload.clone(), qos),
-        )
-        .await;
-        let got = sub_events
-            .message_on(WAIT, &topic)
-            .await
-            .expect("the message");
-        assert_eq!(got.payload, Bytes::from(payload));
-        assert_eq!(got.qos, qos);
-        assert!(!got.retain);
-    }
+    let ((sub, mut sub_events), (publisher, mut pub_events)) =
+        exchanges_messages_at_each_qos(&broker.tcp_url(), version).await;
 
     // Unsubscribed, it gets nothing more; on 5.0 the publisher hears there is nobody.
     let handle = sub
@@ -118,54 +71,22 @@ async fn delivers_messages_at_each_qos_until_unsubscribed_v5() {
 
 // ---- retained messages ----
 
-async fn delivers_retained_message_to_later_subscriber(version: ProtocolVersion) {
+async fn delivers_retained_message_to_later_subscriber_over_tcp(version: ProtocolVersion) {
     let broker = broker();
-    let url = broker.tcp_url();
-    let (publisher, mut pub_events, _) = connect(&url, options(version, "retain-pub")).await;
-    let mut retained = message("retained/state", "on", QoS::AtLeastOnce);
-    retained.retain = true;
-    publish(&publisher, &mut pub_events, retained).await;
-    publisher
-        .disconnect(ReasonCode::SUCCESS)
-        .await
-        .expect("disconnected");
-
-    let (sub, mut sub_events, _) = connect(&url, options(version, "retain-sub")).await;
-    subscribe(&sub, &mut sub_events, "retained/#", QoS::AtLeastOnce).await;
-    let got = sub_events
-        .message_on(WAIT, "retained/state")
-        .await
-        .expect("the retained message");
-    assert!(got.retain, "delivered as retained");
-    assert_eq!(got.payload, Bytes::from_static(b"on"));
-    assert_eq!(got.qos, QoS::AtLeastOnce);
+    delivers_retained_message_to_later_subscriber(&broker.tcp_url(), version).await;
 }
 
 #[tokio::test]
 async fn delivers_retained_message_to_later_subscriber_v311() {
-    bounded(delivers_retained_message_to_later_subscriber(V311)).await;
+    bounded(delivers_retained_message_to_later_subscriber_over_tcp(V311)).await;
 }
 
 #[tokio::test]
 async fn delivers_retained_message_to_later_subscriber_v5() {
-    bounded(delivers_retained_message_to_later_subscriber(V5)).await;
+    bounded(delivers_retained_message_to_later_subscriber_over_tcp(V5)).await;
 }
 
 // ---- wills ----
-
-/// A client holding a will that does not reconnect, so its will is published once.
-fn will_holder(version: ProtocolVersion, client_id: &str, topic: &str) -> ClientOptions {
-    let mut o = options(version, client_id);
-    o.reconnect = None;
-    o.will = Some(Will {
-        topic: mqttwire::TopicName::new(topic).expect("valid"),
-        payload: Bytes::from(format!("{client_id} is gone")),
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        properties: Properties::new(),
-    });
-    o
-}
 
 async fn publishes_will_on_abrupt_close_only(version: ProtocolVersion) {
     let broker = broker();
@@ -176,26 +97,12 @@ async fn publishes_will_on_abrupt_close_only(version: ProtocolVersion) {
     // A clean DISCONNECT discards the will [MQTT-3.1.2-10] ...
     let (polite, _polite_events, _) =
         connect(&url, will_holder(version, "polite", "will/polite")).await;
-    polite
-        .disconnect(ReasonCode::SUCCESS)
-        .await
-        .expect("disconnected");
+    disconnect(&polite).await;
 
     // ... a lost connection publishes it [MQTT-3.1.2-8].
     let (holder, mut holder_events, _) =
         connect(&url, will_holder(version, "holder", "will/holder")).await;
-    assert!(
-        holder.cut().await.expect("driver alive"),
-        "there was a socket to cut"
-    );
-    let by = holder_events
-        .wait_map(WAIT, |e| match e {
-            Event::Disconnected { by, .. } => Some(by),
-            _ => None,
-        })
-        .await
-        .expect("the engine saw the loss");
-    assert_eq!(by, DisconnectedBy::Transport);
+    cut(&holder, &mut holder_events).await;
 
     let will = watcher_events
         .wait_map(WAIT, |e| match e {
@@ -247,9 +154,7 @@ async fn persistent_session_receives_messages_sent_while_offline(version: Protoc
         connect(&url, persistent(version, "persistent", true)).await;
     assert!(!present, "a new session");
     subscribe(&sub, &mut sub_events, "offline/#", QoS::AtLeastOnce).await;
-    sub.disconnect(ReasonCode::SUCCESS)
-        .await
-        .expect("disconnected");
+    disconnect(&sub).await;
     drop((sub, sub_events));
 
     let (publisher, mut pub_events, _) = connect(&url, options(version, "offline-pub")).await;
@@ -299,17 +204,10 @@ async fn works_over_websocket(version: ProtocolVersion) {
     let (tcp_pub, mut tcp_pub_events, _) =
         connect(&broker.tcp_url(), options(version, "tcp-pub")).await;
     for (qos, topic) in [(QoS::AtLeastOnce, "ws/1"), (QoS::ExactlyOnce, "ws/2")] {
-        publish(&ws_pub, &mut ws_pub_events, message(topic, "over ws", qos)).await;
-        let got = sub_events.message_on(WAIT, topic).await.expect("from ws");
-        assert_eq!((got.qos, &got.payload[..]), (qos, &b"over ws"[..]));
-        publish(
-            &tcp_pub,
-            &mut tcp_pub_events,
-            message(topic, "over tcp", qos),
-        )
-        .await;
-        let got = sub_events.message_on(WAIT, topic).await.expect("from tcp");
-        assert_eq!((got.qos, &got.payload[..]), (qos, &b"over tcp"[..]));
+        let from_ws = message(topic, "over ws", qos);
+        relay(&ws_pub, &mut ws_pub_events, &mut sub_events, from_ws).await;
+        let from_tcp = message(topic, "over tcp", qos);
+        relay(&tcp_pub, &mut tcp_pub_events, &mut sub_events, from_tcp).await;
     }
 
     // A cut WebSocket comes back by itself; without a session it subscribes again.
@@ -322,17 +220,8 @@ async fn works_over_websocket(version: ProtocolVersion) {
         })
         .await
         .expect("resubscribed");
-    publish(
-        &ws_pub,
-        &mut ws_pub_events,
-        message("ws/again", "back", QoS::AtLeastOnce),
-    )
-    .await;
-    let got = sub_events
-        .message_on(WAIT, "ws/again")
-        .await
-        .expect("after the cut");
-    assert_eq!(&got.payload[..], b"back");
+    let back = message("ws/again", "back", QoS::AtLeastOnce);
+    relay(&ws_pub, &mut ws_pub_events, &mut sub_events, back).await;
 }
 
 #[tokio::test]
