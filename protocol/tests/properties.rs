@@ -8,9 +8,9 @@ use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use mqttwire::{
     Ack, Auth, ConnAck, Connect, Decoder, Disconnect, MAX_PACKET_SIZE, Packet, PacketId,
-    Properties, Property, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, SubAck,
-    Subscribe, Subscription, SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Unsubscribe,
-    Will, decode,
+    Properties, Property, PropertyId, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling,
+    SubAck, Subscribe, Subscription, SubscriptionOptions, TopicFilter, TopicName, UnsubAck,
+    Unsubscribe, Will, decode,
 };
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
@@ -87,17 +87,84 @@ fn nz32(max: u32) -> BoxedStrategy<NonZeroU32> {
         .boxed()
 }
 
-/// Properties built from `singles` (each used at most once) and any user properties.
-fn properties(
-    singles: Vec<BoxedStrategy<Property>>,
-    repeated: Vec<BoxedStrategy<Property>>,
-) -> BoxedStrategy<Properties> {
-    let user = (text(), text())
-        .prop_map(|(k, v)| Property::UserProperty(k, v))
-        .boxed();
-    let mut repeatable = repeated;
-    repeatable.push(user);
-    let singles: Vec<_> = singles.into_iter().map(prop::option::of).collect();
+/// Any valid value of the property `id`.
+fn property(id: PropertyId) -> BoxedStrategy<Property> {
+    match id {
+        PropertyId::PAYLOAD_FORMAT_INDICATOR => any::<u8>()
+            .prop_map(Property::PayloadFormatIndicator)
+            .boxed(),
+        PropertyId::MESSAGE_EXPIRY_INTERVAL => any::<u32>()
+            .prop_map(Property::MessageExpiryInterval)
+            .boxed(),
+        PropertyId::CONTENT_TYPE => text().prop_map(Property::ContentType).boxed(),
+        PropertyId::RESPONSE_TOPIC => topic_name().prop_map(Property::ResponseTopic).boxed(),
+        PropertyId::CORRELATION_DATA => binary().prop_map(Property::CorrelationData).boxed(),
+        PropertyId::SUBSCRIPTION_IDENTIFIER => nz32(mqttwire::MAX_VAR_INT)
+            .prop_map(Property::SubscriptionIdentifier)
+            .boxed(),
+        PropertyId::SESSION_EXPIRY_INTERVAL => any::<u32>()
+            .prop_map(Property::SessionExpiryInterval)
+            .boxed(),
+        PropertyId::ASSIGNED_CLIENT_IDENTIFIER => {
+            text().prop_map(Property::AssignedClientIdentifier).boxed()
+        }
+        PropertyId::SERVER_KEEP_ALIVE => any::<u16>().prop_map(Property::ServerKeepAlive).boxed(),
+        PropertyId::AUTHENTICATION_METHOD => {
+            text().prop_map(Property::AuthenticationMethod).boxed()
+        }
+        PropertyId::AUTHENTICATION_DATA => binary().prop_map(Property::AuthenticationData).boxed(),
+        PropertyId::REQUEST_PROBLEM_INFORMATION => any::<bool>()
+            .prop_map(Property::RequestProblemInformation)
+            .boxed(),
+        PropertyId::WILL_DELAY_INTERVAL => {
+            any::<u32>().prop_map(Property::WillDelayInterval).boxed()
+        }
+        PropertyId::REQUEST_RESPONSE_INFORMATION => any::<bool>()
+            .prop_map(Property::RequestResponseInformation)
+            .boxed(),
+        PropertyId::RESPONSE_INFORMATION => text().prop_map(Property::ResponseInformation).boxed(),
+        PropertyId::SERVER_REFERENCE => text().prop_map(Property::ServerReference).boxed(),
+        PropertyId::REASON_STRING => text().prop_map(Property::ReasonString).boxed(),
+        PropertyId::RECEIVE_MAXIMUM => nz16().prop_map(Property::ReceiveMaximum).boxed(),
+        PropertyId::TOPIC_ALIAS_MAXIMUM => {
+            any::<u16>().prop_map(Property::TopicAliasMaximum).boxed()
+        }
+        PropertyId::TOPIC_ALIAS => nz16().prop_map(Property::TopicAlias).boxed(),
+        PropertyId::MAXIMUM_QOS => prop_oneof![Just(QoS::AtMostOnce), Just(QoS::AtLeastOnce)]
+            .prop_map(Property::MaximumQoS)
+            .boxed(),
+        PropertyId::RETAIN_AVAILABLE => any::<bool>().prop_map(Property::RetainAvailable).boxed(),
+        PropertyId::USER_PROPERTY => (text(), text())
+            .prop_map(|(k, v)| Property::UserProperty(k, v))
+            .boxed(),
+        PropertyId::MAXIMUM_PACKET_SIZE => {
+            nz32(u32::MAX).prop_map(Property::MaximumPacketSize).boxed()
+        }
+        PropertyId::WILDCARD_SUBSCRIPTION_AVAILABLE => any::<bool>()
+            .prop_map(Property::WildcardSubscriptionAvailable)
+            .boxed(),
+        PropertyId::SUBSCRIPTION_IDENTIFIER_AVAILABLE => any::<bool>()
+            .prop_map(Property::SubscriptionIdentifierAvailable)
+            .boxed(),
+        PropertyId::SHARED_SUBSCRIPTION_AVAILABLE => any::<bool>()
+            .prop_map(Property::SharedSubscriptionAvailable)
+            .boxed(),
+        other => unreachable!("no strategy for {other}"),
+    }
+}
+
+/// Properties with each of `singles` at most once, and any number (up to 2) of `repeated`
+/// ones and user properties mixed in among them.
+fn properties(singles: &[PropertyId], repeated: &[PropertyId]) -> BoxedStrategy<Properties> {
+    let repeatable: Vec<_> = repeated
+        .iter()
+        .chain([&PropertyId::USER_PROPERTY])
+        .map(|&id| property(id))
+        .collect();
+    let singles: Vec<_> = singles
+        .iter()
+        .map(|&id| prop::option::of(property(id)))
+        .collect();
     (
         singles,
         prop::collection::vec(prop::strategy::Union::new(repeatable), 0..3),
@@ -115,135 +182,122 @@ fn properties(
         .boxed()
 }
 
+// The properties each packet may carry (spec 2.2.2.2), in the order the strategies list them.
+
 fn publish_properties() -> BoxedStrategy<Properties> {
+    use PropertyId as P;
     properties(
-        vec![
-            any::<u8>()
-                .prop_map(Property::PayloadFormatIndicator)
-                .boxed(),
-            any::<u32>()
-                .prop_map(Property::MessageExpiryInterval)
-                .boxed(),
-            text().prop_map(Property::ContentType).boxed(),
-            topic_name().prop_map(Property::ResponseTopic).boxed(),
-            binary().prop_map(Property::CorrelationData).boxed(),
-            nz16().prop_map(Property::TopicAlias).boxed(),
+        &[
+            P::PAYLOAD_FORMAT_INDICATOR,
+            P::MESSAGE_EXPIRY_INTERVAL,
+            P::CONTENT_TYPE,
+            P::RESPONSE_TOPIC,
+            P::CORRELATION_DATA,
+            P::TOPIC_ALIAS,
         ],
-        vec![
-            nz32(mqttwire::MAX_VAR_INT)
-                .prop_map(Property::SubscriptionIdentifier)
-                .boxed(),
-        ],
+        &[P::SUBSCRIPTION_IDENTIFIER],
     )
 }
 
 fn will_properties() -> BoxedStrategy<Properties> {
+    use PropertyId as P;
     properties(
-        vec![
-            any::<u8>()
-                .prop_map(Property::PayloadFormatIndicator)
-                .boxed(),
-            any::<u32>()
-                .prop_map(Property::MessageExpiryInterval)
-                .boxed(),
-            text().prop_map(Property::ContentType).boxed(),
-            topic_name().prop_map(Property::ResponseTopic).boxed(),
-            binary().prop_map(Property::CorrelationData).boxed(),
-            any::<u32>().prop_map(Property::WillDelayInterval).boxed(),
+        &[
+            P::PAYLOAD_FORMAT_INDICATOR,
+            P::MESSAGE_EXPIRY_INTERVAL,
+            P::CONTENT_TYPE,
+            P::RESPONSE_TOPIC,
+            P::CORRELATION_DATA,
+            P::WILL_DELAY_INTERVAL,
         ],
-        vec![],
+        &[],
     )
 }
 
 fn connect_properties() -> BoxedStrategy<Properties> {
+    use PropertyId as P;
     properties(
-        vec![
-            any::<u32>()
-                .prop_map(Property::SessionExpiryInterval)
-                .boxed(),
-            text().prop_map(Property::AuthenticationMethod).boxed(),
-            binary().prop_map(Property::AuthenticationData).boxed(),
-            any::<bool>()
-                .prop_map(Property::RequestProblemInformation)
-                .boxed(),
-            any::<bool>()
-                .prop_map(Property::RequestResponseInformation)
-                .boxed(),
-            nz16().prop_map(Property::ReceiveMaximum).boxed(),
-            any::<u16>().prop_map(Property::TopicAliasMaximum).boxed(),
-            nz32(u32::MAX).prop_map(Property::MaximumPacketSize).boxed(),
+        &[
+            P::SESSION_EXPIRY_INTERVAL,
+            P::AUTHENTICATION_METHOD,
+            P::AUTHENTICATION_DATA,
+            P::REQUEST_PROBLEM_INFORMATION,
+            P::REQUEST_RESPONSE_INFORMATION,
+            P::RECEIVE_MAXIMUM,
+            P::TOPIC_ALIAS_MAXIMUM,
+            P::MAXIMUM_PACKET_SIZE,
         ],
-        vec![],
+        &[],
     )
 }
 
 fn connack_properties() -> BoxedStrategy<Properties> {
+    use PropertyId as P;
     properties(
-        vec![
-            any::<u32>()
-                .prop_map(Property::SessionExpiryInterval)
-                .boxed(),
-            text().prop_map(Property::AssignedClientIdentifier).boxed(),
-            any::<u16>().prop_map(Property::ServerKeepAlive).boxed(),
-            text().prop_map(Property::AuthenticationMethod).boxed(),
-            binary().prop_map(Property::AuthenticationData).boxed(),
-            text().prop_map(Property::ResponseInformation).boxed(),
-            text().prop_map(Property::ServerReference).boxed(),
-            text().prop_map(Property::ReasonString).boxed(),
-            nz16().prop_map(Property::ReceiveMaximum).boxed(),
-            any::<u16>().prop_map(Property::TopicAliasMaximum).boxed(),
-            prop_oneof![Just(QoS::AtMostOnce), Just(QoS::AtLeastOnce)]
-                .prop_map(Property::MaximumQoS)
-                .boxed(),
-            any::<bool>().prop_map(Property::RetainAvailable).boxed(),
-            nz32(u32::MAX).prop_map(Property::MaximumPacketSize).boxed(),
-            any::<bool>()
-                .prop_map(Property::WildcardSubscriptionAvailable)
-                .boxed(),
-            any::<bool>()
-                .prop_map(Property::SubscriptionIdentifierAvailable)
-                .boxed(),
-            any::<bool>()
-                .prop_map(Property::SharedSubscriptionAvailable)
-                .boxed(),
+        &[
+            P::SESSION_EXPIRY_INTERVAL,
+            P::ASSIGNED_CLIENT_IDENTIFIER,
+            P::SERVER_KEEP_ALIVE,
+            P::AUTHENTICATION_METHOD,
+            P::AUTHENTICATION_DATA,
+            P::RESPONSE_INFORMATION,
+            P::SERVER_REFERENCE,
+            P::REASON_STRING,
+            P::RECEIVE_MAXIMUM,
+            P::TOPIC_ALIAS_MAXIMUM,
+            P::MAXIMUM_QOS,
+            P::RETAIN_AVAILABLE,
+            P::MAXIMUM_PACKET_SIZE,
+            P::WILDCARD_SUBSCRIPTION_AVAILABLE,
+            P::SUBSCRIPTION_IDENTIFIER_AVAILABLE,
+            P::SHARED_SUBSCRIPTION_AVAILABLE,
         ],
-        vec![],
+        &[],
     )
 }
 
 fn reason_only_properties() -> BoxedStrategy<Properties> {
-    properties(
-        vec![text().prop_map(Property::ReasonString).boxed()],
-        vec![],
-    )
+    properties(&[PropertyId::REASON_STRING], &[])
 }
 
 fn user_only_properties() -> BoxedStrategy<Properties> {
-    properties(vec![], vec![])
+    properties(&[], &[])
+}
+
+fn subscribe_properties() -> BoxedStrategy<Properties> {
+    properties(&[PropertyId::SUBSCRIPTION_IDENTIFIER], &[])
 }
 
 fn disconnect_properties() -> BoxedStrategy<Properties> {
+    use PropertyId as P;
     properties(
-        vec![
-            any::<u32>()
-                .prop_map(Property::SessionExpiryInterval)
-                .boxed(),
-            text().prop_map(Property::ServerReference).boxed(),
-            text().prop_map(Property::ReasonString).boxed(),
+        &[
+            P::SESSION_EXPIRY_INTERVAL,
+            P::SERVER_REFERENCE,
+            P::REASON_STRING,
         ],
-        vec![],
+        &[],
     )
 }
 
 fn auth_properties() -> BoxedStrategy<Properties> {
+    use PropertyId as P;
     properties(
-        vec![
-            text().prop_map(Property::AuthenticationMethod).boxed(),
-            binary().prop_map(Property::AuthenticationData).boxed(),
-            text().prop_map(Property::ReasonString).boxed(),
+        &[
+            P::AUTHENTICATION_METHOD,
+            P::AUTHENTICATION_DATA,
+            P::REASON_STRING,
         ],
-        vec![],
+        &[],
     )
+}
+
+fn version(v5: bool) -> ProtocolVersion {
+    if v5 {
+        ProtocolVersion::V5
+    } else {
+        ProtocolVersion::V311
+    }
 }
 
 /// Properties for 5.0, none for 3.1.1.
@@ -281,11 +335,7 @@ fn publish(v5: bool) -> BoxedStrategy<Packet> {
 }
 
 fn connect(v5: bool) -> BoxedStrategy<Packet> {
-    let version = if v5 {
-        ProtocolVersion::V5
-    } else {
-        ProtocolVersion::V311
-    };
+    let version = version(v5);
     let will = (
         topic_name(),
         binary(),
@@ -393,20 +443,9 @@ fn packet(v5: bool) -> BoxedStrategy<Packet> {
         }
         Subscription { filter, options }
     });
-    let subscribe_props = props_for(
-        v5,
-        properties(
-            vec![
-                nz32(mqttwire::MAX_VAR_INT)
-                    .prop_map(Property::SubscriptionIdentifier)
-                    .boxed(),
-            ],
-            vec![],
-        ),
-    );
     let subscribe = (
         packet_id(),
-        subscribe_props,
+        props_for(v5, subscribe_properties()),
         prop::collection::vec(subscription, 1..4),
     )
         .prop_map(|(packet_id, properties, subscriptions)| {
@@ -503,11 +542,7 @@ fn packet(v5: bool) -> BoxedStrategy<Packet> {
 fn version_and_packets(max: usize) -> BoxedStrategy<(ProtocolVersion, Vec<Packet>)> {
     any::<bool>()
         .prop_flat_map(move |v5| {
-            let version = if v5 {
-                ProtocolVersion::V5
-            } else {
-                ProtocolVersion::V311
-            };
+            let version = version(v5);
             // A CONNECT switches the decoder's version: keep CONNECTs of this version only.
             prop::collection::vec(packet(v5), 1..max).prop_map(move |p| (version, p))
         })
@@ -520,6 +555,22 @@ fn encode_all(version: ProtocolVersion, packets: &[Packet]) -> BytesMut {
         p.encode(version, &mut wire).expect("valid packets encode");
     }
     wire
+}
+
+/// Feeds `bytes` to `decoder` and decodes until it needs more or refuses: no panic, and
+/// whatever it accepts must encode again.
+fn accepted_packets_encode(mut decoder: Decoder, bytes: &[u8]) -> Result<(), TestCaseError> {
+    decoder.extend(bytes);
+    for _ in 0..bytes.len() + 1 {
+        match decoder.decode() {
+            Ok(Some(p)) => {
+                let mut out = BytesMut::new();
+                prop_assert!(p.encode(decoder.version(), &mut out).is_ok(), "{:?}", p);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    Ok(())
 }
 
 proptest! {
@@ -579,19 +630,8 @@ proptest! {
         v5 in any::<bool>(),
         max in prop_oneof![Just(MAX_PACKET_SIZE), 0u32..300],
     ) {
-        let version = if v5 { ProtocolVersion::V5 } else { ProtocolVersion::V311 };
-        let mut decoder = Decoder::new(version).with_max_packet_size(max);
-        decoder.extend(&bytes);
-        for _ in 0..bytes.len() + 1 {
-            match decoder.decode() {
-                Ok(Some(p)) => {
-                    // Whatever is accepted must encode again.
-                    let mut out = BytesMut::new();
-                    prop_assert!(p.encode(decoder.version(), &mut out).is_ok(), "{:?}", p);
-                }
-                Ok(None) | Err(_) => break,
-            }
-        }
+        let decoder = Decoder::new(version(v5)).with_max_packet_size(max);
+        accepted_packets_encode(decoder, &bytes)?;
     }
 
     #[test]
@@ -604,16 +644,6 @@ proptest! {
             let i = at.index(wire.len());
             wire[i] = byte;
         }
-        let mut decoder = Decoder::new(version);
-        decoder.extend(&wire);
-        for _ in 0..wire.len() + 1 {
-            match decoder.decode() {
-                Ok(Some(p)) => {
-                    let mut out = BytesMut::new();
-                    prop_assert!(p.encode(decoder.version(), &mut out).is_ok(), "{:?}", p);
-                }
-                Ok(None) | Err(_) => break,
-            }
-        }
+        accepted_packets_encode(Decoder::new(version), &wire)?;
     }
 }
