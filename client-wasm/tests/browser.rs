@@ -188,31 +188,7 @@ async fn round_trips_every_qos_in_both_versions_through_both_paths() {
 #[wasm_bindgen_test]
 async fn receives_a_retained_message_through_mosquittos_listener() {
     let [mosquitto, _] = urls();
-    let (publisher, _, _keep1) = connected(mosquitto, 5, &[]).await;
-    let topic = unique("browser/retained-small");
-    published(
-        &publisher,
-        topic.clone().into(),
-        "kept".into(),
-        obj(&[("qos", 1.into()), ("retain", true.into())]),
-    )
-    .await
-    .expect("published");
-    let (subscriber, events, _keep2) = connected(mosquitto, 4, &[]).await;
-    JsFuture::from(subscriber.subscribe(topic.clone().into(), JsValue::UNDEFINED))
-        .await
-        .expect("subscribed");
-    assert_eq!(wait_messages(&events, 1).await[0].1, b"kept");
-    published(
-        &publisher,
-        topic.into(),
-        JsValue::from_str(""),
-        obj(&[("retain", true.into())]),
-    )
-    .await
-    .expect("cleared");
-    publisher.end(None);
-    subscriber.end(None);
+    receives_a_retained_message(mosquitto, "browser/retained-small", "kept".into(), b"kept").await;
 }
 
 /// Through the bridge: mosquitto 2.0.11's own WebSocket listener does not deliver 1 MiB
@@ -220,25 +196,36 @@ async fn receives_a_retained_message_through_mosquittos_listener() {
 #[wasm_bindgen_test]
 async fn receives_retained_messages_and_a_1_mib_payload() {
     let [_, bridge] = urls();
-    let (publisher, _, _keep1) = connected(bridge, 5, &[]).await;
-    let topic = unique("browser/retained");
     let big = Uint8Array::new_with_length(1 << 20);
     big.fill(7, 0, 1 << 20);
+    receives_a_retained_message(bridge, "browser/retained", big.into(), &[7; 1 << 20]).await;
+}
+
+/// A 5.0 client on `url` publishes `payload` retained at QoS 1 on a fresh topic under
+/// `prefix`; a 3.1.1 client subscribing afterwards must receive it as `expected`. The
+/// retained message is cleared again.
+async fn receives_a_retained_message(url: &str, prefix: &str, payload: JsValue, expected: &[u8]) {
+    let (publisher, _, _keep1) = connected(url, 5, &[]).await;
+    let topic = unique(prefix);
     published(
         &publisher,
         topic.clone().into(),
-        big.into(),
+        payload,
         obj(&[("qos", 1.into()), ("retain", true.into())]),
     )
     .await
-    .expect("published 1 MiB");
-    let (subscriber, events, _keep2) = connected(bridge, 4, &[]).await;
+    .expect("published");
+    let (subscriber, events, _keep2) = connected(url, 4, &[]).await;
     JsFuture::from(subscriber.subscribe(topic.clone().into(), JsValue::UNDEFINED))
         .await
         .expect("subscribed");
-    let got = wait_messages(&events, 1).await;
-    assert_eq!(got[0].1.len(), 1 << 20);
-    assert!(got[0].1.iter().all(|b| *b == 7));
+    let got = wait_messages(&events, 1).await.swap_remove(0).1;
+    assert_eq!(got.len(), expected.len(), "the retained payload's length");
+    let differs = got.iter().zip(expected).position(|(g, e)| g != e);
+    assert_eq!(
+        differs, None,
+        "the first byte of the retained payload that differs"
+    );
     // Clear the retained message.
     published(
         &publisher,
