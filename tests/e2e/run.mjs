@@ -6,13 +6,13 @@
 //   node tests/e2e/run.mjs     (after `npm run build` in www/ and a build of the bridge)
 //
 // MQTTWIRE_BRIDGE_BIN and MQTTWIRE_FEED_BIN override the binaries (default: target/debug).
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { children, freePort, listening, sleep, start, startMosquitto, stop } from '../js-support/servers.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dist = join(root, 'www/dist');
@@ -22,65 +22,24 @@ const feedBin = process.env.MQTTWIRE_FEED_BIN ?? join(root, 'target/debug/exampl
 const WAIT = 10_000;
 mkdirSync(artifacts, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'mqttwire-e2e-'));
-const children = new Set();
 
 // ---- processes ---------------------------------------------------------------------------
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-async function waitForPort(port, what, child) {
-  const deadline = Date.now() + WAIT;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
-    const ok = await new Promise((resolve) => {
-      const s = tcpConnect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`${what} does not listen on ${port} after ${WAIT} ms`);
-}
-
-function start(what, command, args) {
+/** Starts `command` with its output in `what`.log in the work directory. */
+function startLogged(what, command, args) {
   const log = openSync(join(work, `${what}.log`), 'a');
-  const child = spawn(command, args, { stdio: ['ignore', log, log] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
+  return start(command, args, { stdio: ['ignore', log, log] });
 }
 
-async function stop(child, signal = 'SIGTERM') {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill(signal);
-  const timeout = sleep(5000).then(() => child.kill('SIGKILL'));
-  await Promise.race([exited, timeout]);
-  await exited;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const mqttPort = await freePort();
-writeFileSync(join(work, 'mosquitto.conf'), [
-  `listener ${mqttPort} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'set_tcp_nodelay true',
-  'max_queued_messages 1000', 'log_dest stdout', '',
-].join('\n'));
-const mosquitto = start('mosquitto', process.env.MOSQUITTO ?? '/usr/sbin/mosquitto', ['-c', join(work, 'mosquitto.conf')]);
-await waitForPort(mqttPort, 'mosquitto', mosquitto);
+const mosquitto = await startMosquitto(work, ['max_queued_messages 1000']);
+const mqttPort = mosquitto.port;
 
 const bridgePort = await freePort();
 const bridgeArgs = ['--listen', `127.0.0.1:${bridgePort}`, '--broker', `mqtt://127.0.0.1:${mqttPort}`, '--serve', dist];
 let bridge = null;
 async function startBridge() {
-  bridge = start('bridge', bridgeBin, bridgeArgs);
-  await waitForPort(bridgePort, 'mqttwire-bridge', bridge);
+  bridge = startLogged('bridge', bridgeBin, bridgeArgs);
+  await listening('mqttwire-bridge', bridgePort, bridge, WAIT);
 }
 await startBridge();
 const base = `http://127.0.0.1:${bridgePort}`;
@@ -379,7 +338,7 @@ try {
     mosquittoPub('metrics/probe/cpu', '12.5');
     mosquittoPub('alerts/critical', JSON.stringify({ level: 'critical', message: '<b>disk</b> full' }));
     await page.waitForSelector('figure[data-metric="cpu"] canvas', { timeout: WAIT });
-    const feed = start('feed', feedBin, ['--url', `ws://127.0.0.1:${bridgePort}/mqtt`, '--interval', '100ms', '--count', '40']);
+    const feed = startLogged('feed', feedBin, ['--url', `ws://127.0.0.1:${bridgePort}/mqtt`, '--interval', '100ms', '--count', '40']);
     await page.waitForFunction(() => ['cpu', 'memory', 'requests', 'latency'].every((m) =>
       Number(document.querySelector(`figure[data-metric="${m}"]`)?.dataset.points ?? 0) >= 60), null, { timeout: 20_000 });
     const alert = await page.$$eval('#alerts li span', (els) => els.map((e) => e.textContent));
@@ -401,8 +360,13 @@ try {
   await browser.close().catch(() => {});
   for (const child of [...children]) await stop(child);
   if (failed > 0) {
-    for (const what of ['bridge', 'mosquitto', 'feed']) {
-      try { console.log(`--- ${what} log (tail)\n${readFileSync(join(work, `${what}.log`), 'utf8').split('\n').slice(-30).join('\n')}`); } catch { /* not started */ }
+    const logs = {
+      bridge: () => readFileSync(join(work, 'bridge.log'), 'utf8'),
+      mosquitto: () => mosquitto.log(),
+      feed: () => readFileSync(join(work, 'feed.log'), 'utf8'),
+    };
+    for (const [what, log] of Object.entries(logs)) {
+      try { console.log(`--- ${what} log (tail)\n${log().split('\n').slice(-30).join('\n')}`); } catch { /* not started */ }
     }
   }
   rmSync(work, { recursive: true, force: true });

@@ -2,8 +2,8 @@
 //!
 //! The library holds what the tests share: [`driver`] runs the sans-IO client engine on
 //! tokio over TCP or WebSocket, [`mosquitto`] starts a real broker for one test and
-//! [`bridge`] runs mqttwire-bridge in-process in front of it, and [`steps`] are the connect,
-//! subscribe and publish steps the tests share. The tests themselves are in
+//! [`bridge`] runs mqttwire-bridge in-process in front of it, and [`steps`] are the steps
+//! (connect, subscribe, publish, relay, cut) and the scenarios the tests share. The tests themselves are in
 //! `tests/`: `mosquitto.rs` (the client against mosquitto, MQTT 3.1.1 and 5.0, TCP and
 //! WebSocket), `loss.rs` (no message lost or duplicated while connections are cut at
 //! random) and `bridge.rs` (the bridge between real sockets and a real mosquitto,

@@ -22,27 +22,25 @@
 // Chromium is driven over the DevTools protocol on a pipe, not through Playwright: a page
 // Playwright opens stays 'visible' behind another tab, so a background tab cannot be tested
 // through it.
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import net from 'node:net';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  children, freePort, servePackage, sleep, start, startMosquitto, stop, until, within,
+} from '../../../tests/js-support/servers.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const pkg = normalize((process.env.MQTTWIRE_PKG ?? join(root, 'client-wasm/pkg')) + '/');
 const BRIDGE = process.env.MQTTWIRE_BRIDGE_BIN ?? join(root, 'target/debug/mqttwire-bridge');
-const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ALL = ['keepalive', 'fallback', 'will', 'reconnect', 'memory'];
 const selected = process.argv.length > 2 ? process.argv.slice(2) : ALL;
 for (const name of selected) if (!ALL.includes(name)) throw new Error(`unknown test ${name}; tests: ${ALL.join(' ')}`);
 
-/** Every process started here, killed on the way out whatever happens, and the directory
- * holding their files. */
-const children = new Set();
+// Every process started here (`children`) is killed on the way out whatever happens, and
+// the directory holding their files removed.
 const dir = await mkdtemp(join(tmpdir(), 'mqttwire-lifecycle-'));
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
@@ -57,84 +55,6 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }).catch(() => {});
     process.exit(130);
   });
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `probe` every 50 ms until it returns a truthy value; throws after `ms`. */
-async function until(what, ms, probe) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-/** Rejects if `promise` does not settle within `ms`. */
-function within(what, ms, promise) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function start(command, args, options = {}) {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
-  children.add(child);
-  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => { children.delete(child); resolve(code ?? signal); }));
-  child.once('error', () => children.delete(child));
-  return child;
-}
-
-async function stop(child, signal = 'SIGTERM') {
-  if (!children.has(child)) return;
-  child.kill(signal);
-  try {
-    await within('process exit', 5000, child.exited);
-  } catch {
-    child.kill('SIGKILL');
-    await child.exited;
-  }
-}
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function accepts(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.setTimeout(200, () => { socket.destroy(); resolve(false); });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** mosquitto with a plain and a WebSocket listener (the config tests/src/mosquitto.rs uses). */
-async function startMosquitto(dir) {
-  const [port, wsPort] = [await freePort(), await freePort()];
-  const config = join(dir, 'mosquitto.conf');
-  await writeFile(config, [
-    'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type all', 'max_queued_messages 0',
-    `listener ${port} 127.0.0.1`, 'protocol mqtt',
-    `listener ${wsPort} 127.0.0.1`, 'protocol websockets', 'socket_domain ipv4', '',
-  ].join('\n'));
-  const child = start(MOSQUITTO, ['-c', config]);
-  let log = '';
-  child.stderr.on('data', (d) => { log += d; });
-  child.stdout.resume();
-  await until('mosquitto to listen', 10_000, async () => {
-    if (!children.has(child)) throw new Error(`mosquitto exited:\n${log}`);
-    return log.includes(' running') && (await accepts(port)) && (await accepts(wsPort));
-  });
-  return { child, port, wsUrl: `ws://127.0.0.1:${wsPort}/mqtt`, log: () => log };
 }
 
 /** The mqttwire-bridge binary on `port` in front of mosquitto's plain listener. */
@@ -205,33 +125,14 @@ const page = (before = '') => `<!doctype html>${before}
   window.ready = true;
 </script>`;
 
-async function serve() {
-  const types = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
-  const server = createServer(async (req, res) => {
-    try {
-      // `/?no-worker`: a page without Worker; `/?csp`: a page whose policy refuses workers.
-      if (req.url === '/' || req.url === '/?no-worker') {
-        res.writeHead(200, { 'content-type': 'text/html' });
-        return res.end(page(req.url === '/' ? '' : '\n<script>window.Worker = undefined;</script>'));
-      }
-      if (req.url === '/?csp') {
-        res.writeHead(200, { 'content-type': 'text/html', 'content-security-policy': "worker-src 'none'" });
-        return res.end(page());
-      }
-      if (!req.url.startsWith('/mqttwire/')) throw new Error('not found');
-      const file = normalize(join(pkg, req.url.slice('/mqttwire/'.length)));
-      if (!file.startsWith(pkg)) throw new Error('outside the package');
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
-      res.end(body);
-    } catch {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${server.address().port}/` };
-}
+/** The package and the pages: `/`, `/?no-worker` (a page without Worker) and `/?csp` (a page
+ * whose policy refuses workers). */
+const serve = () => servePackage(pkg, (url) => {
+  if (url === '/') return { body: page() };
+  if (url === '/?no-worker') return { body: page('\n<script>window.Worker = undefined;</script>') };
+  if (url === '/?csp') return { body: page(), headers: { 'content-security-policy': "worker-src 'none'" } };
+  return undefined;
+});
 
 // --- Chromium over the DevTools protocol ------------------------------------------------
 
@@ -590,7 +491,7 @@ async function memoryTest(env) {
 const tests = { keepalive: keepaliveTest, fallback: fallbackTest, will: willTest, reconnect: reconnectTest, memory: memoryTest };
 const { server, url: site } = await serve();
 try {
-  const mosquitto = await startMosquitto(dir);
+  const mosquitto = await startMosquitto(dir, ['max_queued_messages 0']);
   const bridgePort = await freePort();
   const env = {
     site, mosquitto, bridgePort,

@@ -4,11 +4,9 @@
 // MQTTWIRE_BRIDGE_WS. Prints "N passed, N failed" and exits non-zero on failure.
 //
 //   node client-wasm/tests/js/package.test.mjs   (after client-wasm/build.sh)
-import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { servePackage } from '../../../tests/js-support/servers.mjs';
 
 const pkg = fileURLToPath(new URL('../../pkg/', import.meta.url));
 const bridge = process.env.MQTTWIRE_BRIDGE_WS;
@@ -43,26 +41,7 @@ const page = `<!doctype html>
   window.ready = true;
 </script>`;
 
-const types = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.json': 'application/json' };
-const server = createServer(async (req, res) => {
-  try {
-    if (req.url === '/') {
-      res.writeHead(200, { 'content-type': 'text/html' });
-      return res.end(page);
-    }
-    if (!req.url.startsWith('/mqttwire/')) throw new Error('not found');
-    const file = normalize(join(pkg, req.url.slice('/mqttwire/'.length)));
-    if (!file.startsWith(pkg)) throw new Error('outside the package');
-    const body = await readFile(file);
-    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
-    res.end(body);
-  } catch {
-    res.writeHead(404);
-    res.end();
-  }
-});
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const base = `http://127.0.0.1:${server.address().port}/`;
+const { server, url: base } = await servePackage(pkg, (url) => (url === '/' ? { body: page } : undefined));
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
