@@ -18,7 +18,7 @@ use mqttwire::{
     ConnAck, DecodeError, Decoder, Disconnect, Frame, Packet, PacketType, ProtocolVersion,
     ReasonCode,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
@@ -29,6 +29,23 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::metrics::{Direction, DirectionCounters, Metrics, Refusal};
 use crate::upstream::Upstreams;
+
+/// Most bytes gathered for one write to the broker; further ready messages wait for the
+/// next write.
+const UP_BATCH: usize = 64 * 1024;
+/// A message from the client at least this large is decoded as soon as it is taken (in
+/// place, with no copy, when it holds whole packets); smaller ones, like the pieces of a
+/// packet that MQTT.js in node sends as separate messages, are gathered first and decoded
+/// together.
+const DECODE_AT_ONCE: usize = 512;
+/// Bytes asked for by a read from the broker, doubled while reads fill the buffer (a
+/// backlog: fewer, larger reads and WebSocket messages) up to [`DOWN_READ_MAX`].
+const DOWN_READ_MIN: usize = 4 * 1024;
+/// The largest read from the broker.
+const DOWN_READ_MAX: usize = 64 * 1024;
+/// A buffer larger than this is freed once empty rather than kept: idle connections are
+/// many, and each keeps its buffers.
+const KEEP_BUFFER: usize = 4 * 1024;
 
 /// Everything a connection needs from the bridge.
 #[derive(Debug)]
@@ -132,10 +149,7 @@ where
         }
     };
     tracing::debug!(%client, %broker, %version, "relaying");
-    let (up_read, up_write) = tokio::io::split(upstream);
-    // Small: it only gathers the packets of one WebSocket message into one write, and its
-    // buffer stays allocated for as long as the connection is idle.
-    let mut up_write = BufWriter::with_capacity(1024, up_write);
+    let (up_read, mut up_write) = tokio::io::split(upstream);
     shared.metrics.bytes(Direction::Upstream, first.len());
     if !config.transparent {
         shared
@@ -196,7 +210,7 @@ where
 
 async fn client_to_broker<S, W>(
     rx: &mut WsStream<S>,
-    up: &mut BufWriter<W>,
+    up: &mut W,
     mut decoder: Decoder,
     shared: &Shared,
     activity: &Activity,
@@ -211,68 +225,80 @@ where
     let version = decoder.version();
     // The CONNECT was already decoded; what follows it in the decoder came with it.
     let mut pending = !transparent && decoder.buffered() > 0;
-    // A message that had already arrived when the previous one was done.
-    let mut ready: Option<Bytes> = None;
-    // Bytes written to the buffer since the last flush.
-    let mut unflushed = false;
+    // Whole packets (transparent: bytes) waiting to go to the broker in one write.
+    let mut out = BytesMut::new();
     loop {
+        // How the client ended the connection, seen while gathering.
+        let mut ended = None;
+        // A broken packet found while gathering.
+        let mut broken = None;
         if !pending {
-            let bytes = match ready.take() {
-                Some(bytes) => bytes,
-                None => match next_binary(rx).await {
-                    Ok(bytes) => bytes,
-                    Err(end) => return end,
-                },
+            let mut bytes = match next_binary(rx).await {
+                Ok(bytes) => bytes,
+                Err(end) => return end,
             };
-            activity.touch();
-            counters.bytes(bytes.len());
-            if transparent {
-                if let Err(error) = up.write_all(&bytes).await {
-                    return End::BrokerError(error);
+            // Under load more messages are often here already (MQTT.js in node sends a
+            // PUBLISH as five): take them all before decoding, so that the packets go to
+            // the broker in one write, up to UP_BATCH bytes.
+            let mut gathered = 0;
+            loop {
+                gathered += bytes.len();
+                if transparent {
+                    out.extend_from_slice(&bytes);
+                } else {
+                    let large = bytes.len() >= DECODE_AT_ONCE;
+                    decoder.extend_bytes(bytes);
+                    if large
+                        && let Err(end) =
+                            take_packets(&mut decoder, &mut out, &mut counters, version)
+                    {
+                        broken = Some(end);
+                        break;
+                    }
                 }
-                unflushed = true;
-            } else {
-                decoder.extend_bytes(bytes);
+                if gathered >= UP_BATCH {
+                    break;
+                }
+                bytes = match next_binary(rx).now_or_never() {
+                    Some(Ok(bytes)) => bytes,
+                    Some(Err(end)) => {
+                        ended = Some(end);
+                        break;
+                    }
+                    None => break,
+                };
             }
+            activity.touch();
+            counters.bytes(gathered);
         }
         pending = false;
-        if !transparent {
-            match write_packets(&mut decoder, up, &mut counters, version).await {
-                Ok(wrote) => unflushed |= wrote,
-                Err(end) => return end,
+        if let Some(end) = broken.or_else(|| {
+            if transparent {
+                return None;
             }
+            take_packets(&mut decoder, &mut out, &mut counters, version).err()
+        }) {
+            // The packets before the broken one still go to the broker.
+            let _ = write_out(up, &mut out).await;
+            return end;
         }
-        // Under load the next message is often here already (a client may send a packet
-        // in several messages): gather it into the same write, so the broker gets one
-        // segment instead of many. The buffer still goes out whenever it fills.
-        match next_binary(rx).now_or_never() {
-            Some(Ok(bytes)) => ready = Some(bytes),
-            Some(Err(end)) => {
-                let _ = up.flush().await;
-                return end;
-            }
-            None => {
-                // A message holding only part of a packet wrote nothing: nothing to flush.
-                if unflushed && let Err(error) = up.flush().await {
-                    return End::BrokerError(error);
-                }
-                unflushed = false;
-            }
+        // Messages holding only part of a packet added nothing: nothing to write.
+        if let Err(error) = write_out(up, &mut out).await {
+            return ended.unwrap_or(End::BrokerError(error));
+        }
+        if let Some(end) = ended {
+            return end;
         }
     }
 }
 
-/// Writes the whole packets in `decoder` to the broker; true if it wrote any.
-async fn write_packets<W>(
+/// Moves the whole packets in `decoder` to `out`.
+fn take_packets(
     decoder: &mut Decoder,
-    up: &mut BufWriter<W>,
+    out: &mut BytesMut,
     counters: &mut DirectionCounters,
     version: ProtocolVersion,
-) -> Result<bool, End>
-where
-    W: AsyncWrite + Unpin,
-{
-    let mut wrote = false;
+) -> Result<(), End> {
     loop {
         match decoder.decode_frame() {
             Ok(Some(frame)) => {
@@ -282,15 +308,31 @@ where
                     return Err(End::NotConnect(packet_type, Some(version)));
                 }
                 counters.packet(packet_type);
-                if let Err(error) = up.write_all(&frame.bytes).await {
-                    return Err(End::BrokerError(error));
-                }
-                wrote = true;
+                out.extend_from_slice(&frame.bytes);
             }
-            Ok(None) => return Ok(wrote),
+            Ok(None) => return Ok(()),
             Err(error) => return Err(End::ClientViolation(error, Some(decoder.version()))),
         }
     }
+}
+
+/// Writes and flushes `out` (if it holds anything), then empties it, freeing a large
+/// buffer.
+async fn write_out<W>(up: &mut W, out: &mut BytesMut) -> std::io::Result<()>
+where
+    W: AsyncWrite + Unpin,
+{
+    if out.is_empty() {
+        return Ok(());
+    }
+    up.write_all(out).await?;
+    up.flush().await?;
+    if out.capacity() > KEEP_BUFFER {
+        *out = BytesMut::new();
+    } else {
+        out.clear();
+    }
+    Ok(())
 }
 
 async fn broker_to_client<R, S>(
@@ -307,20 +349,29 @@ where
     let config = &shared.config;
     let mut counters = shared.metrics.direction(Direction::Downstream);
     let mut read_buf = BytesMut::new();
+    let mut read_size = DOWN_READ_MIN;
     loop {
         let buf = if config.transparent {
             &mut read_buf
         } else {
             decoder.buffer_mut()
         };
-        // 4 KiB at a time: an idle connection keeps this buffer, so it stays small.
         if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(4096);
+            buf.reserve(read_size);
         }
+        let spare = buf.capacity() - buf.len();
         let n = match up.read_buf(buf).await {
             Ok(0) => return End::BrokerClosed,
             Ok(n) => n,
             Err(error) => return End::BrokerError(error),
+        };
+        // A read that filled the buffer left more waiting: read more at once next time.
+        // Otherwise back to small reads, and an emptied large buffer is freed (below):
+        // an idle connection keeps at most a small one.
+        read_size = if n == spare {
+            (read_size * 2).min(DOWN_READ_MAX)
+        } else {
+            DOWN_READ_MIN
         };
         activity.touch();
         counters.bytes(n);
@@ -328,6 +379,9 @@ where
             let bytes = read_buf.split().freeze();
             if let Err(error) = tx.send(Message::Binary(bytes)).await {
                 return End::WebSocket(error);
+            }
+            if read_size == DOWN_READ_MIN && read_buf.capacity() > KEEP_BUFFER {
+                read_buf = BytesMut::new();
             }
             continue;
         }
@@ -368,6 +422,12 @@ where
         }
         if let Err(error) = tx.flush().await {
             return End::WebSocket(error);
+        }
+        if read_size == DOWN_READ_MIN {
+            let buf = decoder.buffer_mut();
+            if buf.is_empty() && buf.capacity() > KEEP_BUFFER {
+                *buf = BytesMut::new();
+            }
         }
     }
 }
