@@ -23,6 +23,7 @@ import os from 'node:os'
 import { dirname, join } from 'node:path'
 import process from 'node:process'
 import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 
 const BRIDGE_DIR = dirname(fileURLToPath(import.meta.url))
@@ -40,6 +41,9 @@ const WEBSOCAT_VERSION = '1.14.1'
 /** websockify from PyPI, installed into bench/.venv when missing (newest, 2025-05). */
 const WEBSOCKIFY_VERSION = '0.13.0'
 const BRIDGE_BIN = join(REPO_DIR, 'target', 'release', 'mqttwire-bridge')
+/** The lean client (`--clients lean`): ws-bridge/examples/bench_client.rs, built with the bridge. */
+const LEAN_BIN = join(REPO_DIR, 'target', 'release', 'examples', 'bench_client')
+const CLIENT_KINDS = ['mqttjs', 'lean']
 const PAYLOAD = 64
 
 /** Workload sizes. `full` is the issue's workload; `quick` is a smoke test only. */
@@ -56,7 +60,10 @@ const PROFILES = {
     idleRuns: 5,
     throughputCapMs: 10_000,
     rttCapMs: 6_000,
-    warmup: { qos0: 10_000, rtt: 100 }
+    warmup: { qos0: 10_000, rtt: 100 },
+    // The lean clients are several times faster: more messages, so that a run is not
+    // over in a few clock ticks of CPU time.
+    lean: { qos0: 300_000, qos1: 60_000 }
   },
   quick: {
     runs: 1,
@@ -67,7 +74,8 @@ const PROFILES = {
     idleRuns: 1,
     throughputCapMs: 3_000,
     rttCapMs: 2_000,
-    warmup: { qos0: 1_000, rtt: 20 }
+    warmup: { qos0: 1_000, rtt: 20 },
+    lean: { qos0: 30_000, qos1: 6_000 }
   }
 }
 const PATH_KEYS = ['tcp', 'mosquitto-ws', 'websocat', 'bridge', 'websockify']
@@ -108,6 +116,12 @@ const USAGE = `usage: node bench/bridge/run.mjs [options]
                      MQTT.js in node: every chunk mqtt-packet writes is its own message,
                      5 per 64 B PUBLISH) or 'browser' (what one tick wrote is one message,
                      as MQTT.js does in browsers)
+  --clients LIST     which clients publish and subscribe, comma-separated: 'mqttjs'
+                     (default: MQTT.js 5 in node) and/or 'lean' (a small compiled load
+                     generator, ws-bridge/examples/bench_client.rs: whole packets, up to
+                     64 per WebSocket message, large reads), or 'both'; each kind gets
+                     its own tables, so that the relays can be compared without the
+                     node clients' CPU bounding every WebSocket path
   --tcp-nagle        leave Nagle on for the direct-TCP MQTT.js clients (MQTT.js's default;
                      by default the harness sets TCP_NODELAY, as \`ws\` does for WebSockets)
   --help             show this help
@@ -131,6 +145,7 @@ function parseCli () {
         paths: { type: 'string' },
         'tcp-nagle': { type: 'boolean', default: false },
         'ws-framing': { type: 'string', default: 'node' },
+        clients: { type: 'string', default: 'mqttjs' },
         help: { type: 'boolean', short: 'h', default: false }
       },
       strict: true
@@ -162,6 +177,11 @@ function parseCli () {
     process.stderr.write('--ws-framing must be node or browser\n')
     process.exit(2)
   }
+  const clients = values.clients === 'both' ? [...CLIENT_KINDS] : values.clients.split(',').map((x) => x.trim()).filter(Boolean)
+  if (!clients.length || clients.some((c) => !CLIENT_KINDS.includes(c))) {
+    process.stderr.write(`--clients: use ${CLIENT_KINDS.join(', ')} or both\n`)
+    process.exit(2)
+  }
   let only = null
   if (values.paths !== undefined) {
     only = values.paths.split(',').map((x) => x.trim()).filter(Boolean)
@@ -175,6 +195,7 @@ function parseCli () {
     only,
     tcpNagle: values['tcp-nagle'],
     wsFraming: values['ws-framing'],
+    clients,
     quick: values.quick,
     profile,
     websockify: values.websockify || Boolean(only?.includes('websockify')),
@@ -251,19 +272,34 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 const workers = new Set()
 let nextId = 1
 
+/**
+ * A client process: `worker.mjs` (MQTT.js, commands over node IPC) or, for kind 'lean',
+ * the compiled `bench_client` (the same commands and events as `key=value` lines on
+ * stdin and stdout).
+ */
 class Worker {
-  constructor (name) {
+  constructor (name, kind = 'mqttjs') {
     this.name = name
-    this.proc = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], cwd: BENCH_DIR })
-    this.pid = this.proc.pid
+    this.kind = kind
     this.inbox = new Map() // id -> { queue, waiter }
     this.dead = null
-    this.proc.on('message', (msg) => {
+    const deliver = (msg) => {
       const box = this.inbox.get(msg.id)
       if (!box) return
       box.queue.push(msg)
       box.wake?.()
-    })
+    }
+    if (kind === 'lean') {
+      this.proc = spawn(LEAN_BIN, [], { stdio: ['pipe', 'pipe', 'inherit'] })
+      this.proc.stdin.on('error', () => {})
+      createInterface({ input: this.proc.stdout }).on('line', (line) => deliver(parseLeanLine(line)))
+      this.post = (msg) => this.proc.stdin.write(formatLeanLine(msg))
+    } else {
+      this.proc = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], cwd: BENCH_DIR })
+      this.proc.on('message', deliver)
+      this.post = (msg) => this.proc.send(msg)
+    }
+    this.pid = this.proc.pid
     this.proc.on('exit', (code, signal) => {
       this.dead = `worker ${name} exited (${code ?? signal})`
       workers.delete(this)
@@ -276,10 +312,10 @@ class Worker {
   start (msg) {
     const id = nextId++
     this.inbox.set(id, { queue: [] })
-    this.proc.send({ ...msg, id })
+    this.post({ ...msg, id })
     return {
       id,
-      send: (op) => { if (!this.dead) this.proc.send({ op, id }) },
+      send: (op) => { if (!this.dead) this.post({ op, id }) },
       expect: (ev, timeoutMs) => this.expect(id, ev, timeoutMs),
       forget: () => this.inbox.delete(id)
     }
@@ -312,13 +348,37 @@ class Worker {
   }
 }
 
-let pubWorker = null
-let subWorker = null
-function respawnWorkers () {
-  pubWorker?.kill()
-  subWorker?.kill()
-  pubWorker = new Worker('publisher')
-  subWorker = new Worker('subscriber')
+/** A command as a `bench_client` line: `key=value` pairs (no value holds a space). */
+function formatLeanLine (msg) {
+  return Object.entries(msg).filter(([, v]) => v != null).map(([k, v]) => `${k}=${v}`).join(' ') + '\n'
+}
+
+/** A `bench_client` event line as an object: small integers and decimals become numbers
+ * and true/false/null their values; long digit strings (nanosecond times) stay strings. */
+function parseLeanLine (line) {
+  const msg = {}
+  for (const pair of line.trim().split(/\s+/)) {
+    const eq = pair.indexOf('=')
+    if (eq < 0) continue
+    const [k, v] = [pair.slice(0, eq), pair.slice(eq + 1)]
+    if (k === 'id') msg.id = Number(v)
+    else if (v === 'true' || v === 'false') msg[k] = v === 'true'
+    else if (v === 'null') msg[k] = null
+    else if (/^-?\d+(\.\d+)?$/.test(v) && v.length <= 15) msg[k] = Number(v)
+    else msg[k] = v
+  }
+  return msg
+}
+
+/** The publisher and subscriber processes of each client kind in use. */
+const clientPairs = {}
+function respawnWorkers (kinds = Object.keys(clientPairs)) {
+  for (const kind of kinds) {
+    clientPairs[kind]?.pub.kill()
+    clientPairs[kind]?.sub.kill()
+    const suffix = kind === 'lean' ? ' (lean)' : ''
+    clientPairs[kind] = { kind, pub: new Worker(`publisher${suffix}`, kind), sub: new Worker(`subscriber${suffix}`, kind) }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -466,7 +526,7 @@ function runningCargo () {
   return found
 }
 
-function buildBridge (build) {
+function buildBridge (build, lean) {
   if (build) {
     const others = runningCargo()
     if (others.length) {
@@ -476,8 +536,14 @@ function buildBridge (build) {
     log('cargo build --release -p ws-bridge (a no-op when up to date)')
     const r = run('flock', [CARGO_LOCK, 'cargo', 'build', '--release', '-p', 'ws-bridge'], { cwd: REPO_DIR, stdio: ['ignore', 'inherit', 'inherit'] })
     if (r.status !== 0) throw new HarnessError('cargo build --release -p ws-bridge failed')
+    if (lean) {
+      log('cargo build --release -p ws-bridge --example bench_client (the lean client)')
+      const e = run('flock', [CARGO_LOCK, 'cargo', 'build', '--release', '-p', 'ws-bridge', '--example', 'bench_client'], { cwd: REPO_DIR, stdio: ['ignore', 'inherit', 'inherit'] })
+      if (e.status !== 0) throw new HarnessError('cargo build --release -p ws-bridge --example bench_client failed')
+    }
   }
   if (!existsSync(BRIDGE_BIN)) throw new HarnessError(`${BRIDGE_BIN} missing (run without --no-build)`)
+  if (lean && !existsSync(LEAN_BIN)) throw new HarnessError(`${LEAN_BIN} missing (run without --no-build)`)
   return { bin: BRIDGE_BIN, version: versionOf(BRIDGE_BIN) }
 }
 
@@ -589,13 +655,13 @@ function ownCpuSeconds () {
 }
 
 /** CPU seconds of every process that matters, of the benchmark as a whole, and of the machine. */
-function cpuSnapshot (path, broker) {
+function cpuSnapshot (path, broker, clients) {
   return {
     at: process.hrtime.bigint(),
     relay: path.relay ? cpuSeconds(path.relay.pid) : null,
     broker: cpuSeconds(broker.pid),
-    pub: cpuSeconds(pubWorker.pid),
-    sub: cpuSeconds(subWorker.pid),
+    pub: cpuSeconds(clients.pub.pid),
+    sub: cpuSeconds(clients.sub.pid),
     self: ownCpuSeconds(),
     // Everything this script started (all relays, workers, ...) and itself.
     tree: cpuSeconds(process.pid),
@@ -626,7 +692,8 @@ function cpuUse (a, b, messages) {
 }
 
 /** One throughput measurement: publisher and subscriber through `path`, n messages at `qos`. */
-async function measureThroughput (path, broker, { qos, n, capMs, tag }) {
+async function measureThroughput (path, broker, { qos, n, capMs, tag }, clients) {
+  const { pub: pubWorker, sub: subWorker } = clients
   const topic = `bench/${tag}`
   const common = { url: path.url, topic, qos, noSubprotocol: path.noSubprotocol, nagle: path.nagle, wsFraming: path.wsFraming }
   const s = subWorker.start({ op: 'sub', ...common, n, capMs })
@@ -635,11 +702,11 @@ async function measureThroughput (path, broker, { qos, n, capMs, tag }) {
     await s.expect('ready', 15_000)
     p = pubWorker.start({ op: 'pub', ...common, n, size: PAYLOAD, capMs, window: QOS1_WINDOW })
     await p.expect('ready', 15_000)
-    const before = cpuSnapshot(path, broker)
+    const before = cpuSnapshot(path, broker, clients)
     s.send('go')
     p.send('go')
     const [pd, sd] = await Promise.all([p.expect('done', capMs + 15_000), s.expect('done', capMs + 15_000)])
-    const after = cpuSnapshot(path, broker)
+    const after = cpuSnapshot(path, broker, clients)
     await Promise.all([p.expect('closed', 10_000), s.expect('closed', 10_000)])
     const seconds = Number(BigInt(sd.lastNs) - BigInt(pd.startNs)) / 1e9
     const delivered = sd.count
@@ -659,8 +726,8 @@ async function measureThroughput (path, broker, { qos, n, capMs, tag }) {
   }
 }
 
-async function measureRtt (path, { n, capMs, tag }) {
-  const c = pubWorker.start({ op: 'rtt', url: path.url, topic: `bench/${tag}`, n, size: PAYLOAD, capMs, noSubprotocol: path.noSubprotocol, nagle: path.nagle, wsFraming: path.wsFraming })
+async function measureRtt (path, { n, capMs, tag }, clients) {
+  const c = clients.pub.start({ op: 'rtt', url: path.url, topic: `bench/${tag}`, n, size: PAYLOAD, capMs, noSubprotocol: path.noSubprotocol, nagle: path.nagle, wsFraming: path.wsFraming })
   try {
     const d = await c.expect('done', capMs + 20_000)
     await c.expect('closed', 10_000)
@@ -735,30 +802,37 @@ const fmtNum = (x, d = 1) => x == null || !Number.isFinite(x) ? '–' : x.toFixe
 const fmtRatio = (a, b) => a == null || b == null || !b ? '–' : `${(a / b).toFixed(2)}x`
 const withRange = (s, f) => s ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : '–'
 
-function summarize (paths, records, idle) {
+/** Throughput, latency and CPU of one path with one client kind ('' MQTT.js, 'lean-'). */
+function summarizeClients (records, path, pre) {
+  const ok = (kind) => records.filter((r) => r.path === path.key && r.kind === pre + kind && r.result && !r.error)
+  const q0 = ok('qos0').map((r) => r.result)
+  const q1 = ok('qos1').map((r) => r.result)
+  const rt = ok('rtt').map((r) => r.result)
+  const cpu = (list, key) => stats(list.map((r) => r.cpu[key]?.usPerMsg))
+  return {
+    qos0: stats(q0.map((r) => r.rate)),
+    qos0Capped: q0.filter((r) => r.capped).length,
+    qos0Incomplete: q0.filter((r) => !r.ok).length,
+    qos1: stats(q1.map((r) => r.rate)),
+    qos1Capped: q1.filter((r) => r.capped).length,
+    qos1Incomplete: q1.filter((r) => !r.ok).length,
+    p50: stats(rt.map((r) => r.p50)),
+    p99: stats(rt.map((r) => r.p99)),
+    rttSamples: stats(rt.map((r) => r.count)),
+    rttCapped: rt.filter((r) => r.timedOut).length,
+    cpuQos0: { relay: cpu(q0, 'relay'), broker: cpu(q0, 'broker'), pub: cpu(q0, 'pub'), sub: cpu(q0, 'sub') },
+    cpuQos1: { relay: cpu(q1, 'relay'), broker: cpu(q1, 'broker'), pub: cpu(q1, 'pub'), sub: cpu(q1, 'sub') },
+    machineBusyPctQos0: stats(q0.map((r) => r.cpu.machineBusyPct)),
+    foreignCorePct: stats([...q0, ...q1].map((r) => r.cpu.foreignCorePct))
+  }
+}
+
+function summarize (paths, records, idle, clientKinds) {
   const summary = {}
   for (const path of paths) {
-    const mine = (kind) => records.filter((r) => r.path === path.key && r.kind === kind && r.result)
-    const ok = (kind) => mine(kind).filter((r) => !r.error)
-    const q0 = ok('qos0').map((r) => r.result)
-    const q1 = ok('qos1').map((r) => r.result)
-    const rt = ok('rtt').map((r) => r.result)
-    const cpu = (list, key) => stats(list.map((r) => r.cpu[key]?.usPerMsg))
     summary[path.key] = {
-      qos0: stats(q0.map((r) => r.rate)),
-      qos0Capped: q0.filter((r) => r.capped).length,
-      qos0Incomplete: q0.filter((r) => !r.ok).length,
-      qos1: stats(q1.map((r) => r.rate)),
-      qos1Capped: q1.filter((r) => r.capped).length,
-      qos1Incomplete: q1.filter((r) => !r.ok).length,
-      p50: stats(rt.map((r) => r.p50)),
-      p99: stats(rt.map((r) => r.p99)),
-      rttSamples: stats(rt.map((r) => r.count)),
-      rttCapped: rt.filter((r) => r.timedOut).length,
-      cpuQos0: { relay: cpu(q0, 'relay'), broker: cpu(q0, 'broker'), pub: cpu(q0, 'pub'), sub: cpu(q0, 'sub') },
-      cpuQos1: { relay: cpu(q1, 'relay'), broker: cpu(q1, 'broker'), pub: cpu(q1, 'pub'), sub: cpu(q1, 'sub') },
-      machineBusyPctQos0: stats(q0.map((r) => r.cpu.machineBusyPct)),
-      foreignCorePct: stats([...q0, ...q1].map((r) => r.cpu.foreignCorePct)),
+      ...summarizeClients(records, path, ''),
+      lean: clientKinds.includes('lean') ? summarizeClients(records, path, 'lean-') : null,
       errors: records.filter((r) => r.path === path.key && r.error).map((r) => `${r.kind} run ${r.run}: ${r.error}`),
       idle: idle[path.key]
         ? Object.fromEntries(Object.entries(idle[path.key]).map(([size, list]) => [size, {
@@ -777,13 +851,25 @@ function summarize (paths, records, idle) {
   return summary
 }
 
-function evaluateTargets (summary) {
-  const b = summary.bridge
-  const ws = summary['mosquitto-ws']
-  const wc = summary.websocat
-  const tcp = summary.tcp
+function evaluateTargets (summary, clientKinds) {
+  const rows = []
+  if (clientKinds.includes('mqttjs')) rows.push(...targetRows(summary, (x) => x, ''))
+  if (clientKinds.includes('lean')) {
+    rows.push(...targetRows(summary, (x) => x?.lean, ' (lean clients)').filter((r) => !r.target.includes('idle connection')))
+  }
+  return rows
+}
+
+/** The target rows for one client kind: `pick` selects its summary of a path. */
+function targetRows (summary, pick, suffix) {
+  const b = pick(summary.bridge)
+  const ws = pick(summary['mosquitto-ws'])
+  const wc = pick(summary.websocat)
+  const tcp = pick(summary.tcp)
+  const idleOf = summary.bridge?.idle
   const rows = []
   const ratioRow = (name, mine, other, want, aim = false) => {
+    name += suffix
     const value = mine && other ? mine.median / other.median : null
     rows.push({ target: name, value: value == null ? '–' : `${value.toFixed(2)}x`, met: value == null ? null : value >= want, aim })
   }
@@ -794,13 +880,13 @@ function evaluateTargets (summary) {
   {
     const value = b?.p50 && tcp?.p50 ? (b.p50.median - tcp.p50.median) / 1000 : null
     rows.push({
-      target: `p50 round trip ≤ direct TCP + ${TARGETS.p50OverTcpMs} ms`,
+      target: `p50 round trip ≤ direct TCP + ${TARGETS.p50OverTcpMs} ms${suffix}`,
       value: value == null ? '–' : `${value >= 0 ? '+' : ''}${value.toFixed(3)} ms (${fmtMs(b.p50.median)} vs ${fmtMs(tcp.p50.median)})`,
       met: value == null ? null : value <= TARGETS.p50OverTcpMs,
       aim: false
     })
   }
-  for (const [size, s] of Object.entries(b?.idle ?? {})) {
+  for (const [size, s] of Object.entries(idleOf ?? {})) {
     const k = s.kibPerConnection
     const n = s.connections?.median
     rows.push({
@@ -816,31 +902,14 @@ function evaluateTargets (summary) {
   return rows
 }
 
-function renderReport (meta, paths, summary, targets) {
-  const L = []
+/** Messages/s per path with ratios; `get(key)` is a path's summary for one client kind. */
+function throughputTable (L, paths, get) {
   const row = (cells) => L.push(`| ${cells.join(' | ')} |`)
-  const ref = (key, kind) => summary[key]?.[kind]?.median
-  L.push(`# Bridge benchmark: ${paths.map((p) => p.label).join(', ')}`)
-  L.push('')
-  L.push(`${meta.date} · ${meta.machine.cpus}x ${meta.machine.cpuModel} · Linux ${meta.machine.kernel} · load average at start ${meta.loadavgStart.map((x) => x.toFixed(2)).join(' ')}, at end ${meta.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} · run took ${meta.durationSeconds.toFixed(0)} s`)
-  L.push('')
-  L.push(`${meta.quick ? '**QUICK RUN: smoke test, numbers not comparable.** ' : ''}${meta.profile.runs} runs per path, paths interleaved within each run (order rotated per run); every cell is the median over the runs with (min–max). ` +
-    `Clients: MQTT.js ${meta.versions.mqtt} (MQTT 3.1.1) in node ${meta.versions.node}, publisher and subscriber in two separate node processes, both through the same path; ` +
-    (meta.wsFraming === 'browser'
-      ? 'WebSocket framing as MQTT.js does it in browsers (what one tick wrote goes out as one message; `--ws-framing browser`). '
-      : 'WebSocket framing as MQTT.js does it in node (each chunk mqtt-packet writes is a message: 5 per 64 B PUBLISH). ') +
-    `${meta.tcpNagle ? 'Direct-TCP clients keep Nagle on (`--tcp-nagle`). ' : 'TCP_NODELAY on every client socket (`ws` sets it; the harness sets it for direct TCP too). '}` +
-    `Broker: ${meta.versions.mosquitto}. Relays: ${[meta.versions.bridge, meta.versions.websocat, meta.versions.websockify].filter(Boolean).join('; ') || 'none'}.`)
-  L.push('')
-  L.push('## Throughput')
-  L.push('')
-  L.push(`${meta.profile.qos0.toLocaleString('en')} x ${PAYLOAD} B at QoS 0 and ${meta.profile.qos1.toLocaleString('en')} x ${PAYLOAD} B at QoS 1 (at most ${QOS1_WINDOW} unacknowledged), ` +
-    'messages per second delivered to the subscriber\'s callback, from the first publish to the last delivery.')
-  L.push('')
+  const ref = (key, kind) => get(key)?.[kind]?.median
   row(['path', 'QoS 0 msgs/s', 'vs mosq WS', 'vs websocat', 'vs TCP', 'QoS 1 msgs/s', 'vs mosq WS', 'vs websocat', 'vs TCP'])
   row(Array(9).fill('---'))
   for (const p of paths) {
-    const s = summary[p.key]
+    const s = get(p.key)
     const flag = (capped, incomplete) => capped ? ` ⚠ ${capped} capped` : incomplete ? ` ⚠ ${incomplete} incomplete` : ''
     row([
       p.label,
@@ -854,16 +923,15 @@ function renderReport (meta, paths, summary, targets) {
       fmtRatio(s.qos1?.median, ref('tcp', 'qos1'))
     ])
   }
-  L.push('')
-  L.push('## Round-trip latency')
-  L.push('')
-  L.push(`One client publishes ${PAYLOAD} B at QoS 0 on a topic it subscribes to and waits for the message: up to ${meta.profile.rtt.toLocaleString('en')} sequential round trips, at most ${meta.profile.rttCapMs / 1000} s per run.`)
-  L.push('')
+}
+
+function latencyTable (L, paths, get) {
+  const row = (cells) => L.push(`| ${cells.join(' | ')} |`)
   row(['path', 'p50 ms', 'p99 ms', 'p50 − TCP p50', 'round trips per run'])
   row(Array(5).fill('---'))
   for (const p of paths) {
-    const s = summary[p.key]
-    const tcp = ref('tcp', 'p50')
+    const s = get(p.key)
+    const tcp = get('tcp')?.p50?.median
     row([
       p.label,
       withRange(s.p50, fmtMs),
@@ -872,17 +940,14 @@ function renderReport (meta, paths, summary, targets) {
       s.rttSamples ? `${s.rttSamples.median}${s.rttCapped ? ` (time cap hit in ${s.rttCapped})` : ''}` : '–'
     ])
   }
-  L.push('')
-  L.push('## CPU time per message (QoS 0 runs)')
-  L.push('')
-  L.push('CPU µs (utime+stime from /proc) per message delivered, per process; each message crosses a relay twice (publisher→broker, broker→subscriber). ' +
-    'For direct TCP and mosquitto\'s WS listener the broker is the relaying process. "machine busy" is the whole machine\'s CPU use during the runs (2 cores = 100 %); ' +
-    '"others" is CPU used by processes outside the benchmark meanwhile, in % of one core (other engineers\' builds).')
-  L.push('')
-  row(['path', 'relay µs/msg', 'mosquitto µs/msg', 'relay + mosquitto', 'publisher (node) µs/msg', 'subscriber (node) µs/msg', 'relay µs/msg at QoS 1', 'machine busy', 'others'])
+}
+
+function cpuTable (L, paths, get, clientLabel) {
+  const row = (cells) => L.push(`| ${cells.join(' | ')} |`)
+  row(['path', 'relay µs/msg', 'mosquitto µs/msg', 'relay + mosquitto', `publisher (${clientLabel}) µs/msg`, `subscriber (${clientLabel}) µs/msg`, 'relay µs/msg at QoS 1', 'machine busy', 'others'])
   row(Array(9).fill('---'))
   for (const p of paths) {
-    const s = summary[p.key]
+    const s = get(p.key)
     const c = s.cpuQos0
     const server = c.broker ? (c.relay?.median ?? 0) + c.broker.median : null
     row([
@@ -897,7 +962,66 @@ function renderReport (meta, paths, summary, targets) {
       s.foreignCorePct ? `${s.foreignCorePct.median.toFixed(0)} %` : '–'
     ])
   }
+}
+
+function renderReport (meta, paths, summary, targets) {
+  const L = []
+  const row = (cells) => L.push(`| ${cells.join(' | ')} |`)
+  L.push(`# Bridge benchmark: ${paths.map((p) => p.label).join(', ')}`)
   L.push('')
+  L.push(`${meta.date} · ${meta.machine.cpus}x ${meta.machine.cpuModel} · Linux ${meta.machine.kernel} · load average at start ${meta.loadavgStart.map((x) => x.toFixed(2)).join(' ')}, at end ${meta.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} · run took ${meta.durationSeconds.toFixed(0)} s`)
+  L.push('')
+  L.push(`${meta.quick ? '**QUICK RUN: smoke test, numbers not comparable.** ' : ''}${meta.profile.runs} runs per path, paths interleaved within each run (order rotated per run); every cell is the median over the runs with (min–max). ` +
+    (meta.clients.includes('lean') ? `Clients: ${meta.clients.map((c) => c === 'lean' ? 'lean (compiled, `--clients lean`; own section below)' : 'MQTT.js').join(' and ')}. ` : '') +
+    `${meta.clients.includes('lean') ? 'MQTT.js clients' : 'Clients'}: MQTT.js ${meta.versions.mqtt} (MQTT 3.1.1) in node ${meta.versions.node}, publisher and subscriber in two separate node processes, both through the same path; ` +
+    (meta.wsFraming === 'browser'
+      ? 'WebSocket framing as MQTT.js does it in browsers (what one tick wrote goes out as one message; `--ws-framing browser`). '
+      : 'WebSocket framing as MQTT.js does it in node (each chunk mqtt-packet writes is a message: 5 per 64 B PUBLISH). ') +
+    `${meta.tcpNagle ? 'Direct-TCP clients keep Nagle on (`--tcp-nagle`). ' : 'TCP_NODELAY on every client socket (`ws` sets it; the harness sets it for direct TCP too). '}` +
+    `Broker: ${meta.versions.mosquitto}. Relays: ${[meta.versions.bridge, meta.versions.websocat, meta.versions.websockify].filter(Boolean).join('; ') || 'none'}.`)
+  L.push('')
+  const mqttjs = meta.clients.includes('mqttjs')
+  const lean = meta.clients.includes('lean')
+  if (mqttjs) {
+    L.push('## Throughput')
+    L.push('')
+    L.push(`${meta.profile.qos0.toLocaleString('en')} x ${PAYLOAD} B at QoS 0 and ${meta.profile.qos1.toLocaleString('en')} x ${PAYLOAD} B at QoS 1 (at most ${QOS1_WINDOW} unacknowledged), ` +
+      'messages per second delivered to the subscriber\'s callback, from the first publish to the last delivery.')
+    L.push('')
+    throughputTable(L, paths, (key) => summary[key])
+    L.push('')
+    L.push('## Round-trip latency')
+    L.push('')
+    L.push(`One client publishes ${PAYLOAD} B at QoS 0 on a topic it subscribes to and waits for the message: up to ${meta.profile.rtt.toLocaleString('en')} sequential round trips, at most ${meta.profile.rttCapMs / 1000} s per run.`)
+    L.push('')
+    latencyTable(L, paths, (key) => summary[key])
+    L.push('')
+    L.push('## CPU time per message (QoS 0 runs)')
+    L.push('')
+    L.push('CPU µs (utime+stime from /proc) per message delivered, per process; each message crosses a relay twice (publisher→broker, broker→subscriber). ' +
+      'For direct TCP and mosquitto\'s WS listener the broker is the relaying process. "machine busy" is the whole machine\'s CPU use during the runs (2 cores = 100 %); ' +
+      '"others" is CPU used by processes outside the benchmark meanwhile, in % of one core (other engineers\' builds).')
+    L.push('')
+    cpuTable(L, paths, (key) => summary[key], 'node')
+    L.push('')
+  }
+  if (lean) {
+    const leanPaths = paths.filter((p) => summary[p.key].lean?.qos0 || summary[p.key].lean?.p50)
+    L.push('## Lean clients: throughput, latency and CPU')
+    L.push('')
+    L.push(`The same paths with a small compiled publisher and subscriber (\`--clients lean\`: ws-bridge/examples/bench_client.rs, tokio-tungstenite and the mqttwire codec, one thread each) instead of MQTT.js: ` +
+      `up to 64 whole PUBLISH packets per WebSocket message (or TCP write), reads of up to 64 KiB, MQTT 3.1.1, TCP_NODELAY. ` +
+      `The clients cost a fraction of MQTT.js's CPU, so the relays and mosquitto are what bounds these rows. ` +
+      `${meta.profile.lean.qos0.toLocaleString('en')} x ${PAYLOAD} B at QoS 0 and ${meta.profile.lean.qos1.toLocaleString('en')} x ${PAYLOAD} B at QoS 1 (at most ${QOS1_WINDOW} unacknowledged); ` +
+      'round trips as above, one packet per message. websockify is left out (it refuses the subprotocol the lean client offers).')
+    L.push('')
+    throughputTable(L, leanPaths, (key) => summary[key].lean)
+    L.push('')
+    latencyTable(L, leanPaths, (key) => summary[key].lean)
+    L.push('')
+    cpuTable(L, leanPaths, (key) => summary[key].lean, 'lean')
+    L.push('')
+  }
   L.push('## Memory per idle connection')
   L.push('')
   if (meta.idle) {
@@ -966,7 +1090,7 @@ async function main () {
   const wanted = (key) => !cli.only || cli.only.includes(key)
   const tools = {
     websocat: wanted('websocat') ? ensureWebsocat() : null,
-    bridge: wanted('bridge') ? buildBridge(cli.build) : null,
+    bridge: wanted('bridge') || cli.clients.includes('lean') ? buildBridge(cli.build, cli.clients.includes('lean')) : null,
     websockify: cli.websockify && wanted('websockify') ? ensureWebsockify() : null
   }
   const versions = {
@@ -1001,7 +1125,9 @@ async function main () {
       noSubprotocol: k === 'websockify'
     }))
   ].filter((p) => wanted(p.key)).map((p) => ({ ...p, wsFraming: cli.wsFraming }))
-  respawnWorkers()
+  respawnWorkers(cli.clients)
+  // The lean client always offers the subprotocol "mqtt", which websockify refuses.
+  const leanFits = (path) => !path.noSubprotocol
   const servers = [broker.proc, ...Object.values(relays).map((r) => r.proc)]
 
   // Warm-up (not recorded): JIT-warms the node clients and checks every path works.
@@ -1009,12 +1135,16 @@ async function main () {
   const paths = []
   for (const path of allPaths) {
     try {
-      const w = await measureThroughput(path, broker.proc, { qos: 0, n: P.warmup.qos0, capMs: P.throughputCapMs, tag: `warmup/${path.key}` })
-      if (!w.ok) throw new Error(`warm-up delivered ${w.delivered}/${P.warmup.qos0}${w.capped ? ' (time cap)' : ''}`)
-      const r = await measureRtt(path, { n: P.warmup.rtt, capMs: P.rttCapMs, tag: `warmup-rtt/${path.key}` })
-      if (!r.count) throw new Error('no round trip completed')
-      log(`warm-up ${path.label}: ${fmtRate(w.rate)} msgs/s, rtt p50 ${fmtMs(r.p50)} ms`)
-      await quiesce(servers)
+      for (const kind of cli.clients) {
+        if (kind === 'lean' && !leanFits(path)) continue
+        const clients = clientPairs[kind]
+        const w = await measureThroughput(path, broker.proc, { qos: 0, n: P.warmup.qos0, capMs: P.throughputCapMs, tag: `warmup/${kind}/${path.key}` }, clients)
+        if (!w.ok) throw new Error(`${kind} warm-up delivered ${w.delivered}/${P.warmup.qos0}${w.capped ? ' (time cap)' : ''}`)
+        const r = await measureRtt(path, { n: P.warmup.rtt, capMs: P.rttCapMs, tag: `warmup-rtt/${kind}/${path.key}` }, clients)
+        if (!r.count) throw new Error(`${kind}: no round trip completed`)
+        log(`warm-up ${path.label}${kind === 'lean' ? ' (lean clients)' : ''}: ${fmtRate(w.rate)} msgs/s, rtt p50 ${fmtMs(r.p50)} ms`)
+        await quiesce(servers)
+      }
       paths.push(path)
     } catch (err) {
       const error = String(err?.message ?? err)
@@ -1028,19 +1158,27 @@ async function main () {
   // Timed runs: per run, each kind of measurement goes through every path in turn,
   // the path order rotated per run, so that load changes hit all paths alike.
   const records = []
-  const kinds = [
-    ['qos0', (path, tag) => measureThroughput(path, broker.proc, { qos: 0, n: P.qos0, capMs: P.throughputCapMs, tag })],
-    ['qos1', (path, tag) => measureThroughput(path, broker.proc, { qos: 1, n: P.qos1, capMs: P.throughputCapMs, tag })],
-    ['rtt', (path, tag) => measureRtt(path, { n: P.rtt, capMs: P.rttCapMs, tag })]
-  ]
+  // Kinds of measurement: MQTT.js clients as 'qos0', 'qos1', 'rtt'; lean clients with
+  // the prefix 'lean-'.
+  const kinds = []
+  for (const c of cli.clients) {
+    const pre = c === 'lean' ? 'lean-' : ''
+    const sizes = c === 'lean' ? P.lean : P
+    kinds.push(
+      [`${pre}qos0`, (path, tag) => measureThroughput(path, broker.proc, { qos: 0, n: sizes.qos0, capMs: P.throughputCapMs, tag }, clientPairs[c]), c],
+      [`${pre}qos1`, (path, tag) => measureThroughput(path, broker.proc, { qos: 1, n: sizes.qos1, capMs: P.throughputCapMs, tag }, clientPairs[c]), c],
+      [`${pre}rtt`, (path, tag) => measureRtt(path, { n: P.rtt, capMs: P.rttCapMs, tag }, clientPairs[c]), c]
+    )
+  }
   for (let run = 1; run <= P.runs; run++) {
     const order = paths.map((_, i) => paths[(i + run - 1) % paths.length])
-    for (const [kind, measure] of kinds) {
+    for (const [kind, measure, clientKind] of kinds) {
       for (const path of order) {
+        if (clientKind === 'lean' && !leanFits(path)) continue
         const record = { run, kind, path: path.key, startedAt: new Date().toISOString() }
         try {
           record.result = await measure(path, `${kind}/${run}/${path.key}`)
-          if (kind === 'rtt') {
+          if (kind.endsWith('rtt')) {
             log(`run ${run}/${P.runs} ${kind} ${path.label}: p50 ${fmtMs(record.result.p50)} ms, p99 ${fmtMs(record.result.p99)} ms (${record.result.count} round trips)`)
           } else {
             const r = record.result
@@ -1049,7 +1187,7 @@ async function main () {
         } catch (err) {
           record.error = String(err?.message ?? err)
           log(`run ${run}/${P.runs} ${kind} ${path.label} FAILED: ${record.error}`)
-          respawnWorkers() // a stuck worker must not poison the next measurement
+          respawnWorkers([clientKind]) // a stuck worker must not poison the next measurement
         }
         record.quiesce = await quiesce(servers)
         if (!record.quiesce.idle || record.quiesce.killed) {
@@ -1059,8 +1197,10 @@ async function main () {
       }
     }
   }
-  pubWorker.kill()
-  subWorker.kill()
+  for (const pair of Object.values(clientPairs)) {
+    pair.pub.kill()
+    pair.sub.kill()
+  }
 
   // Idle connections: fresh relay processes for each run, so that earlier traffic's
   // allocations do not hide (or inflate) what idle connections cost.
@@ -1097,6 +1237,7 @@ async function main () {
     idle: cli.idle,
     tcpNagle: cli.tcpNagle,
     wsFraming: cli.wsFraming,
+    clients: cli.clients,
     onlyPaths: cli.only,
     profile: P,
     payloadBytes: PAYLOAD,
@@ -1117,8 +1258,8 @@ async function main () {
       websockify: tools.websockify ? 'bench/.venv/bin/websockify 127.0.0.1:PORT 127.0.0.1:MQTTPORT' : null
     }
   }
-  const summary = summarize(paths, records, idle)
-  const targets = evaluateTargets(summary)
+  const summary = summarize(paths, records, idle, cli.clients)
+  const targets = evaluateTargets(summary, cli.clients)
   const report = renderReport(meta, paths, summary, targets)
 
   await stopAll()
