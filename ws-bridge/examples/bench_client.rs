@@ -261,10 +261,18 @@ async fn publish(id: &str, f: &Fields, go: oneshot::Receiver<()>) -> Result<(), 
                 tx.feed(packet.slice(rest..)).await?;
             }
         }
-        if split {
-            tx.flush().await?;
+        // A relay that stops reading must not hold the publisher past the cap.
+        let sent_in_time = if split {
+            tokio::time::timeout_at(deadline.into(), tx.flush()).await
         } else {
-            tx.send(out.split().freeze()).await?;
+            tokio::time::timeout_at(deadline.into(), tx.send(out.split().freeze())).await
+        };
+        match sent_in_time {
+            Ok(result) => result?,
+            Err(_) => {
+                timed_out = true;
+                break;
+            }
         }
     }
     let mut count = sent;
@@ -427,14 +435,12 @@ impl Tx {
         Ok(())
     }
 
-    /// DISCONNECT, then the WebSocket close or the TCP shutdown; errors are ignored.
+    /// DISCONNECT, then the WebSocket close or the TCP shutdown, within 2 s; errors are
+    /// ignored.
     async fn close(&mut self) {
-        let _ = self
-            .send(encode(&Packet::Disconnect(Disconnect::new(
-                ReasonCode::SUCCESS,
-            ))))
-            .await;
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let disconnect = Packet::Disconnect(Disconnect::new(ReasonCode::SUCCESS));
+            let _ = self.send(encode(&disconnect)).await;
             match self {
                 Tx::Ws(sink) => {
                     let _ = sink.close().await;
