@@ -52,7 +52,8 @@ const MIB: usize = 1 << 20;
 
 async fn relays_every_qos_both_ways(version: ProtocolVersion) {
     let (_broker, bridge) = bridged(Config::default()).await;
-    exchanges_messages_at_each_qos(&bridge.ws_url(), version).await;
+    // Both clients stay connected while the bridge's count is read.
+    let _clients = exchanges_messages_at_each_qos(&bridge.ws_url(), version).await;
     assert_eq!(bridge.handle().open_connections(), 2);
 }
 
