@@ -12,7 +12,7 @@
 //    time: the bridge, the native codec bench, the codec as wasm, the npm package mqttwire.
 // 3. Runs the four comparisons one after another, each a script of its own that writes
 //    bench/results/<name>.{md,json}: codec natively (codec/run.mjs), codec in Chromium
-//    (codec/browser.mjs), bridge (bridge/run.mjs, with websockify), browser client
+//    (codec/browser.mjs), bridge (bridge/run.mjs, with websockify and both client kinds: MQTT.js and the lean compiled clients), browser client
 //    (browser/run.mjs). Each runs at least 5 runs per measurement and reports medians with
 //    min and max; --quick is a smoke test with 1-2 runs and smaller workloads.
 // 4. Writes bench/RESULTS.md: machine, versions, every target with met/missed, then each
@@ -92,7 +92,7 @@ function setup (cli) {
   }
   if (!cli.build) return
   // One build at a time, each under the shared lock (the sub-scripts get --no-build).
-  if (cli.only.includes('bridge') || cli.only.includes('browser')) cargo(['build', '-q', '--release', '-p', 'ws-bridge'])
+  if (cli.only.includes('bridge') || cli.only.includes('browser')) cargo(['build', '-q', '--release', '-p', 'ws-bridge', '--bin', 'mqttwire-bridge', '--example', 'bench_client'])
   if (cli.only.includes('codec')) cargo(['build', '-q', '--release', '-p', 'mqttwire', '--example', 'codec_bench'])
   if (cli.only.includes('browser')) must('flock', [CARGO_LOCK, 'bash', join(REPO_DIR, 'client-wasm', 'build.sh')])
   if (cli.only.includes('codec-browser')) must(process.execPath, [join(BENCH_DIR, 'codec', 'browser.mjs'), '--build-only'], { cwd: REPO_DIR })
@@ -238,7 +238,7 @@ async function main () {
   const commands = {
     codec: ['codec/run.mjs', ['--no-build', ...q]],
     'codec-browser': ['codec/browser.mjs', ['--no-build', ...q]],
-    bridge: ['bridge/run.mjs', ['--no-build', '--websockify', ...q]],
+    bridge: ['bridge/run.mjs', ['--no-build', '--websockify', '--clients', 'both', ...q]],
     browser: ['browser/run.mjs', ['--no-build', ...q]]
   }
   const steps = []
