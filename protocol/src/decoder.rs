@@ -204,12 +204,31 @@ impl Decoder {
     }
 
     /// The next whole packet, `Ok(None)` if more bytes are needed.
+    #[inline]
     pub fn decode(&mut self) -> Result<Option<Packet>, DecodeError> {
+        if self.waiting() {
+            return Ok(None);
+        }
         Ok(self.decode_frame()?.map(|frame| frame.packet))
     }
 
+    /// True when the packet being received is known to need more bytes than are here:
+    /// checked before any call, as a large packet arrives in many small reads.
+    #[inline]
+    fn waiting(&self) -> bool {
+        self.input.is_empty() && self.buf.len() < self.need
+    }
+
     /// The next whole packet with the bytes it came in, `Ok(None)` if more bytes are needed.
+    #[inline]
     pub fn decode_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
+        if self.waiting() {
+            return Ok(None);
+        }
+        self.decode_frame_slow()
+    }
+
+    fn decode_frame_slow(&mut self) -> Result<Option<Frame>, DecodeError> {
         let Some((header, bytes)) = self.next_packet()? else {
             return Ok(None);
         };
