@@ -93,8 +93,12 @@ export interface ClientOptions {
   resubscribe?: boolean;
   /** Queue QoS 0 publishes while offline (default true). */
   queueQoSZero?: boolean;
-  /** Most commands waiting to be sent (default 1000). */
-  maxQueued?: number;
+  /**
+   * Most bytes of publishes, subscribes and unsubscribes waiting to be sent (offline, or
+   * behind the in-flight window), counted as encoded packets (default 67108864, 64 MiB). A
+   * command past it rejects with code `QUEUE_FULL`; nothing accepted is dropped.
+   */
+  maxQueuedBytes?: number;
   /** Most QoS 1/2 messages in flight (default 20 on 3.1.1; the server's limit on 5.0). */
   maxInflight?: number;
   properties?: ConnectProperties;

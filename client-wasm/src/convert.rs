@@ -332,7 +332,7 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
                     OfflineQos0::Drop
                 };
             }
-            "maxQueued" => o.max_queued = number(&value, name, 1_000_000_000)? as usize,
+            "maxQueuedBytes" => o.max_queued_bytes = number(&value, name, u32::MAX)? as usize,
             "maxInflight" => o.max_inflight = number(&value, name, 65_535)?.max(1.0) as u16,
             "properties" => {
                 let props = properties(&value, "properties")?;

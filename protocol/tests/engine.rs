@@ -611,21 +611,95 @@ fn assigns_outbound_topic_aliases_when_allowed() {
     assert_eq!((&*c.topic, c.properties.topic_alias()), ("chat/room/7", None), "only one alias allowed");
 }
 
-fn offline_queue_keeps_order_and_its_limit() {
+fn offline_queue_keeps_order_and_its_byte_limit() {
     let mut options = Pair::options(V311);
-    options.max_queued = 3;
+    // Each QoS 1 PUBLISH below is 2 + 2 + 1 + 2 + 10 = 17 bytes.
+    options.max_queued_bytes = 3 * 17;
     let mut pair = Pair::new(options);
-    let h: Vec<_> = ["a", "b", "c"].iter().map(|t| pair.publish(t, b"", QoS::AtLeastOnce)).collect();
-    let mut p = Publish::new(TopicName::new("d").expect("valid"), Bytes::new());
+    let h: Vec<_> = ["a", "b", "c"].iter().map(|t| pair.publish(t, b"0123456789", QoS::AtLeastOnce)).collect();
+    assert_eq!(pair.client.queued_bytes(), 51);
+    let mut p = Publish::new(TopicName::new("d").expect("valid"), Bytes::from_static(b"0123456789"));
     p.qos = QoS::AtLeastOnce;
-    assert_eq!(pair.client.publish(pair.now, p), Err(ClientError::QueueFull(3)));
+    let refused = pair.client.publish(pair.now, p.clone()).expect_err("over the limit");
+    assert_eq!(refused, ClientError::QueueFull { queued: 51, size: 17, max: 51 });
+    let message = refused.to_string();
+    assert!(message.contains("51 bytes") && message.contains("max_queued_bytes"), "{message}");
+    // The refusal fails that command only: what was accepted stays, in order.
+    assert!(pair.take_events().is_empty());
     pair.nothing_sent();
     pair.start();
     for topic in ["a", "b", "c"] {
         let Packet::Publish(p) = pair.next_sent() else { panic!("PUBLISH") };
         assert_eq!(&*p.topic, topic);
     }
-    assert_eq!(h.len(), 3);
+    assert_eq!((h.len(), pair.client.queued_bytes()), (3, 0));
+    // Once the queue has drained the same publish is accepted.
+    pair.client.publish(pair.now, p).expect("room again");
+}
+
+fn accepts_a_burst_of_100_000_qos1_publishes_while_connected_paced_by_the_window() {
+    const N: u32 = 100_000;
+    let mut pair = Pair::new(Pair::options(V5));
+    pair.client.connect(pair.now).expect("starts");
+    pair.accept(ConnAck { properties: Properties::new().with(Property::ReceiveMaximum(NonZeroU16::new(20).expect("20"))), ..ConnAck::default() });
+    pair.take_events();
+    let mut handles = Vec::new();
+    for n in 0..N {
+        let mut p = Publish::new(TopicName::new("burst").expect("valid"), Bytes::copy_from_slice(&n.to_be_bytes()));
+        p.qos = QoS::AtLeastOnce;
+        handles.push(pair.client.publish(pair.now, p).expect("a burst while connected is accepted"));
+    }
+    // The window, not the caller, paces the wire: 20 out, the rest waits.
+    pair.drive();
+    assert_eq!((pair.sent.len(), pair.client.queued()), (20, N as usize - 20));
+    let mut next = 0u32;
+    let mut completed = 0usize;
+    while let Some(packet) = pair.sent.pop_front() {
+        let Packet::Publish(p) = &packet else { panic!("expected PUBLISH, got {packet:?}") };
+        assert_eq!(&p.payload[..], next.to_be_bytes(), "in order");
+        next += 1;
+        pair.server_sends(Packet::PubAck(Ack::new(publish_id(&packet))));
+        completed += pair.take_events().iter().filter(|e| matches!(e, Event::PublishComplete { .. })).count();
+    }
+    assert_eq!((next, completed, pair.client.queued_bytes()), (N, N as usize, 0));
+}
+
+fn accepts_bursts_of_qos0_qos2_and_subscribe_commands_while_connected() {
+    const N: usize = 10_000;
+    let mut options = Pair::options(V311);
+    options.max_inflight = 5;
+    let mut pair = Pair::new(options);
+    pair.start();
+    pair.take_events();
+    for n in 0..N {
+        let qos = if n % 2 == 0 { QoS::AtMostOnce } else { QoS::ExactlyOnce };
+        let mut p = Publish::new(TopicName::new("burst").expect("valid"), Bytes::copy_from_slice(&(n as u32).to_be_bytes()));
+        p.qos = qos;
+        pair.client.publish(pair.now, p).expect("accepted");
+        pair.client.subscribe(pair.now, sub(&format!("s/{n}"), QoS::AtLeastOnce), Properties::new()).expect("accepted");
+    }
+    let (mut publishes, mut subscribes) = (0usize, 0usize);
+    pair.drive();
+    while let Some(packet) = pair.sent.pop_front() {
+        match packet {
+            Packet::Publish(p) => {
+                assert_eq!(&p.payload[..], (publishes as u32).to_be_bytes(), "in order");
+                publishes += 1;
+                if let Some(id) = p.packet_id {
+                    pair.server_sends(Packet::PubRec(Ack::new(id)));
+                }
+            }
+            Packet::PubRel(ack) => pair.server_sends(Packet::PubComp(Ack::new(ack.packet_id))),
+            Packet::Subscribe(s) => {
+                assert_eq!(&*s.subscriptions[0].filter, format!("s/{subscribes}"));
+                subscribes += 1;
+                pair.server_sends(Packet::SubAck(SubAck { packet_id: s.packet_id, properties: Properties::new(), reason_codes: vec![ReasonCode::GRANTED_QOS_1] }));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        pair.drive();
+    }
+    assert_eq!((publishes, subscribes, pair.client.queued()), (N, N, 0));
 }
 
 fn offline_qos0_drop_policy_fails_at_once() {

@@ -87,12 +87,13 @@ export async function listening(what, port, child, ms = 10_000) {
 
 /** mosquitto with a plain and a WebSocket listener on free loopback ports (the config
  * tests/src/mosquitto.rs writes), its config in `dir` with the `extra` lines added, logging
- * everything; resolves once both listeners accept. `log()` is what it has logged so far. */
-export async function startMosquitto(dir, extra = []) {
+ * everything (or only the `logTypes` given: a test that sends 100,000 messages wants no log
+ * line per packet); resolves once both listeners accept. `log()` is what it has logged so far. */
+export async function startMosquitto(dir, extra = [], { logTypes = ['all'] } = {}) {
   const [port, wsPort] = [await freePort(), await freePort()];
   const config = join(dir, 'mosquitto.conf');
   await writeFile(config, [
-    'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type all', 'set_tcp_nodelay true', ...extra,
+    'allow_anonymous true', 'persistence false', 'log_dest stderr', ...logTypes.map((t) => `log_type ${t}`), 'set_tcp_nodelay true', ...extra,
     `listener ${port} 127.0.0.1`, 'protocol mqtt',
     `listener ${wsPort} 127.0.0.1`, 'protocol websockets', 'socket_domain ipv4', '',
   ].join('\n'));

@@ -222,7 +222,6 @@ fn options(version: ProtocolVersion, client_id: &str, seed: u64) -> ClientOption
         max_attempts: None,
         seed,
     });
-    o.max_queued = 4 * PER_QOS as usize;
     o
 }
 

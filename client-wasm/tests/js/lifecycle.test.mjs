@@ -13,8 +13,13 @@
 //              published while it was down arrive exactly once.
 //   memory     1,000 clients connected, subscribed and ended in a loop leave the JS heap
 //              and the wasm memory flat and every socket closed.
+//   burst      a page connected through the bridge publishes 100,000 QoS 1 messages of
+//              64 B from one loop: every one is accepted, and mosquitto_sub gets all of
+//              them in order; offline, publishes fill a small byte bound (maxQueuedBytes)
+//              and the next rejects with QUEUE_FULL naming it, and when the bridge comes up
+//              every accepted message arrives, in order.
 //
-//   node client-wasm/tests/js/lifecycle.test.mjs [keepalive|fallback|will|reconnect|memory]...
+//   node client-wasm/tests/js/lifecycle.test.mjs [keepalive|fallback|will|reconnect|memory|burst]...
 //
 // after client-wasm/build.sh and `cargo build -p ws-bridge --bin mqttwire-bridge`
 // (tests/run-all.sh does both). Prints "N passed, N failed" and exits non-zero on failure.
@@ -23,7 +28,7 @@
 // Playwright opens stays 'visible' behind another tab, so a background tab cannot be tested
 // through it.
 import { rmSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +40,7 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const pkg = normalize((process.env.MQTTWIRE_PKG ?? join(root, 'client-wasm/pkg')) + '/');
 const BRIDGE = process.env.MQTTWIRE_BRIDGE_BIN ?? join(root, 'target/debug/mqttwire-bridge');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ALL = ['keepalive', 'fallback', 'will', 'reconnect', 'memory'];
+const ALL = ['keepalive', 'fallback', 'will', 'reconnect', 'memory', 'burst'];
 const selected = process.argv.length > 2 ? process.argv.slice(2) : ALL;
 for (const name of selected) if (!ALL.includes(name)) throw new Error(`unknown test ${name}; tests: ${ALL.join(' ')}`);
 
@@ -120,8 +125,8 @@ async function publish(port, topic, message) {
 const page = (before = '') => `<!doctype html>${before}
 <script type="importmap">{ "imports": { "mqttwire": "/mqttwire/index.js" } }</script>
 <script type="module">
-  import { connectAsync, memoryBytes } from 'mqttwire';
-  window.lib = { connectAsync, wasmBytes: memoryBytes };
+  import { connect, connectAsync, memoryBytes } from 'mqttwire';
+  window.lib = { connect, connectAsync, wasmBytes: memoryBytes };
   window.ready = true;
 </script>`;
 
@@ -488,7 +493,127 @@ async function memoryTest(env) {
   check('no .forget(), mem::forget or Box::leak in client-wasm/src', leaks.length === 0, leaks);
 }
 
-const tests = { keepalive: keepaliveTest, fallback: fallbackTest, will: willTest, reconnect: reconnectTest, memory: memoryTest };
+/** mosquitto_sub on `${base}/#` printing `topic payload` lines into `messages`; resolves
+ * once it is subscribed, which it proves by receiving a probe on `${base}/probe` (for a
+ * mosquitto that does not log SUBACKs). */
+async function observer(mosquitto, base) {
+  const child = start('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(mosquitto.port), '-q', '1', '-v', '-t', `${base}/#`]);
+  const sub = { child, messages: [] };
+  let buffer = '';
+  child.stdout.on('data', (d) => {
+    buffer += d;
+    const lines = buffer.split('\n');
+    buffer = lines.pop();
+    for (const line of lines) if (line) sub.messages.push(line);
+  });
+  child.stderr.resume();
+  await until('mosquitto_sub to subscribe', 10_000, async () => {
+    await publish(mosquitto.port, `${base}/probe`, 'probe');
+    return sub.messages.includes(`${base}/probe probe`);
+  });
+  sub.messages.length = 0;
+  return sub;
+}
+
+/** The payloads of `messages` (from `observer`) on `topic`, as numbers. */
+const sequence = (messages, topic) => messages.filter((m) => m.startsWith(`${topic} `)).map((m) => Number(m.slice(topic.length + 1)));
+/** True when `xs` is 0, 1, ..., n - 1. */
+const inOrder = (xs, n) => xs.length === n && xs.every((x, i) => x === i);
+
+/** Messages of the burst: 100,000 QoS 1 publishes of 64 B from one loop. */
+const BURST = 100_000;
+
+async function burstTest(env) {
+  // A mosquitto and a bridge of its own, logging no line per packet.
+  const work = join(dir, 'burst');
+  await mkdir(work, { recursive: true });
+  const mosquitto = await startMosquitto(work, ['max_queued_messages 0'], { logTypes: ['error', 'warning', 'notice', 'information'] });
+  const bridgePort = await freePort();
+  const bridge = await startBridge(bridgePort, mosquitto.port);
+  const browser = await Chromium.launch(env.chromeDir('burst'));
+  const base = unique('burst');
+  const sub = await observer(mosquitto, base);
+  try {
+    const tab = await browser.tab(env.site);
+    // The loop, then the promises: the page polls for the outcome, as a CDP call may last
+    // at most 60 s.
+    const accepted = await tab.evaluate(async (url, topic, n) => {
+      const client = await lib.connectAsync(url, { keepalive: 30 });
+      const burst = { client, settled: 0, failures: [], codes: {} };
+      const t0 = performance.now();
+      const all = [];
+      for (let i = 0; i < n; i++) {
+        all.push(client.publishAsync(topic, String(i).padStart(64, '0'), { qos: 1 }).then(
+          () => { burst.settled++; },
+          (e) => { burst.settled++; burst.codes[e.code] = (burst.codes[e.code] ?? 0) + 1; if (burst.failures.length < 3) burst.failures.push(e.message); }));
+      }
+      burst.loopMs = performance.now() - t0;
+      burst.queuedAfterLoop = client.queued;
+      Promise.all(all).then(() => { burst.doneMs = performance.now() - t0; });
+      window.burst = burst;
+      return { loopMs: burst.loopMs, queued: burst.queuedAfterLoop, failures: burst.failures.length };
+    }, `ws://127.0.0.1:${bridgePort}/mqtt`, `${base}/data`, BURST);
+    const progress = () => tab.evaluate(() => ({ settled: window.burst.settled, codes: window.burst.codes, failures: window.burst.failures, doneMs: window.burst.doneMs, connected: window.burst.client.connected }));
+    const r = await until('the burst to settle', 240_000, async () => { const p = await progress(); return p.doneMs !== undefined && p; });
+    await until('mosquitto_sub to get the burst', 60_000, () => sequence(sub.messages, `${base}/data`).length >= BURST).catch(() => {});
+    await sleep(500); // room for duplicates to show up
+    const got = sequence(sub.messages, `${base}/data`);
+    const rate = Math.round(BURST / (r.doneMs / 1000));
+    console.log(`     burst: loop ${accepted.loopMs.toFixed(0)} ms (${accepted.queued} queued behind the window), all acknowledged after ${(r.doneMs / 1000).toFixed(1)} s (${rate} msgs/s)`);
+    check(`a loop of ${BURST.toLocaleString('en')} QoS 1 publishes while connected is accepted and every promise resolves`,
+      accepted.failures === 0 && r.settled === BURST && Object.keys(r.codes).length === 0 && r.connected, { accepted, ...r });
+    check(`mosquitto_sub gets all ${BURST.toLocaleString('en')} messages of the burst, in order, once each`, inOrder(got, BURST),
+      { count: got.length, firstOutOfPlace: got.findIndex((x, i) => x !== i) });
+    await tab.evaluate(() => window.burst.client.endAsync());
+
+    // Offline: a client whose bridge is not up yet fills a 10,000-byte bound.
+    const offlinePort = await freePort();
+    const LIMIT = 10_000;
+    const off = await tab.evaluate((url, topic, limit) => {
+      const client = lib.connect(url, { keepalive: 30, maxQueuedBytes: limit, reconnect: { minDelay: 100, maxDelay: 300 } });
+      const state = { client, accepted: 0, results: [], refusal: null, after: null };
+      window.off = state;
+      return new Promise((resolve) => client.once('offline', async () => {
+        for (let i = 0; i < 1000 && !state.refusal; i++) {
+          // An accepted publish joins the queue; a refused one does not.
+          const before = client.queued;
+          const p = client.publishAsync(topic, String(i).padStart(64, '0'), { qos: 1 });
+          if (client.queued === before + 1) { state.accepted++; state.results.push(p.then(() => 'ok', (e) => e.code)); continue; }
+          const e = await p.then(() => null, (e) => e);
+          state.refusal = e && { code: e.code, message: e.message, name: e.name };
+          if (!e) break;
+        }
+        // One more after the refusal: still refused, the accepted ones untouched.
+        state.after = await client.publishAsync(topic, 'x'.repeat(64), { qos: 1 }).then(() => 'resolved', (e) => e.code);
+        resolve({ accepted: state.accepted, refusal: state.refusal, after: state.after, queued: client.queued });
+      }));
+    }, `ws://127.0.0.1:${offlinePort}/mqtt`, `${base}/offline`, LIMIT);
+    const bytesEach = 2 + 2 + `${base}/offline`.length + 2 + 64;
+    check(`offline, publishes fill maxQueuedBytes (${LIMIT} B, ${Math.floor(LIMIT / bytesEach)} of ${bytesEach} B) and the next rejects with QUEUE_FULL naming the limit and the option`,
+      off.accepted === Math.floor(LIMIT / bytesEach) && off.refusal?.code === 'QUEUE_FULL' && off.refusal.name === 'MqttError'
+        && off.refusal.message.includes(`${LIMIT} bytes`) && off.refusal.message.includes('maxQueuedBytes') && off.after === 'QUEUE_FULL' && off.queued === off.accepted, off);
+    const late = await startBridge(offlinePort, mosquitto.port);
+    try {
+      const results = await within('the queued publishes', 20_000, tab.evaluate(() => Promise.all(window.off.results)));
+      await until('mosquitto_sub to get the queued messages', 10_000, () => sequence(sub.messages, `${base}/offline`).length >= off.accepted).catch(() => {});
+      await sleep(500);
+      const queued = sequence(sub.messages, `${base}/offline`);
+      check('when the bridge comes up every accepted publish resolves and arrives in order, once each',
+        results.length === off.accepted && results.every((x) => x === 'ok') && inOrder(queued, off.accepted), { results: results.filter((x) => x !== 'ok'), queued });
+      await tab.evaluate(() => window.off.client.endAsync());
+    } finally {
+      await stop(late);
+    }
+    check('no uncaught page errors (burst)', tab.errors.length === 0, tab.errors);
+  } finally {
+    await stop(sub.child);
+    await browser.close();
+    await stop(bridge);
+    await stop(mosquitto.child);
+  }
+}
+
+const tests = { keepalive: keepaliveTest, fallback: fallbackTest, will: willTest, reconnect: reconnectTest, memory: memoryTest, burst: burstTest };
 const { server, url: site } = await serve();
 try {
   const mosquitto = await startMosquitto(dir, ['max_queued_messages 0']);

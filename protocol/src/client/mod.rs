@@ -5,6 +5,7 @@ mod backoff;
 mod dispatch;
 mod event;
 mod options;
+mod queue;
 mod store;
 mod tables;
 mod timer;
@@ -34,6 +35,7 @@ use crate::reason::ReasonCode;
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{PacketId, PacketType, ProtocolVersion, QoS};
 use backoff::Backoff;
+use queue::{Command, Queue};
 use tables::{InboundAliases, OutboundAliases, PacketIdSet};
 use timer::{Timer, TimerTable};
 
@@ -85,7 +87,7 @@ pub struct Client<S: InFlightStore = MemoryStore> {
     backoff: Option<Backoff>,
     store: S,
     /// Commands not sent yet: offline, or held back by the server's receive maximum.
-    queue: VecDeque<Command>,
+    queue: Queue,
     /// SUBSCRIBE and UNSUBSCRIBE sent and not acknowledged, in the order sent.
     requests: Vec<(PacketId, Request)>,
     /// Inbound QoS 2 messages delivered and not released (PUBREL) yet.
@@ -146,22 +148,6 @@ impl Default for ServerLimits {
 }
 
 #[derive(Debug)]
-enum Command {
-    Publish {
-        handle: Handle,
-        publish: Publish,
-    },
-    Subscribe {
-        handle: Option<Handle>,
-        packet: Subscribe,
-    },
-    Unsubscribe {
-        handle: Handle,
-        packet: Unsubscribe,
-    },
-}
-
-#[derive(Debug)]
 enum Request {
     Subscribe {
         handle: Option<Handle>,
@@ -204,7 +190,7 @@ impl<S: InFlightStore> Client<S> {
             actions: VecDeque::new(),
             timers: TimerTable::default(),
             store,
-            queue: VecDeque::new(),
+            queue: Queue::default(),
             requests: Vec::new(),
             inbound_qos2: PacketIdSet::default(),
             subscriptions: Vec::new(),
@@ -256,7 +242,7 @@ impl<S: InFlightStore> Client<S> {
             });
             return Ok(handle);
         }
-        self.enqueue(now, Command::Publish { handle, publish })?;
+        self.enqueue(now, size, Command::Publish { handle, publish })?;
         Ok(handle)
     }
 
@@ -273,10 +259,11 @@ impl<S: InFlightStore> Client<S> {
             properties,
             subscriptions,
         };
-        encoded_len(&packet, self.options.version)?;
+        let size = encoded_len(&packet, self.options.version)?;
         let handle = self.handle();
         self.enqueue(
             now,
+            size,
             Command::Subscribe {
                 handle: Some(handle),
                 packet,
@@ -297,9 +284,9 @@ impl<S: InFlightStore> Client<S> {
             properties,
             filters,
         };
-        encoded_len(&packet, self.options.version)?;
+        let size = encoded_len(&packet, self.options.version)?;
         let handle = self.handle();
-        self.enqueue(now, Command::Unsubscribe { handle, packet })?;
+        self.enqueue(now, size, Command::Unsubscribe { handle, packet })?;
         Ok(handle)
     }
 
@@ -552,6 +539,12 @@ impl<S: InFlightStore> Client<S> {
         self.queue.len()
     }
 
+    /// Encoded bytes of the commands waiting to be sent, which
+    /// [`ClientOptions::max_queued_bytes`] bounds.
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.bytes()
+    }
+
     /// Granted subscriptions, as resubscribed after a reconnect without a session.
     pub fn subscriptions(&self) -> impl Iterator<Item = &Subscription> {
         self.subscriptions.iter().map(|(s, _)| s)
@@ -595,11 +588,15 @@ impl<S: InFlightStore> Client<S> {
         Ok(())
     }
 
-    fn enqueue(&mut self, now: u64, command: Command) -> Result<(), ClientError> {
-        if self.queue.len() >= self.options.max_queued {
-            return Err(ClientError::QueueFull(self.options.max_queued));
-        }
-        self.queue.push_back(command);
+    fn enqueue(&mut self, now: u64, size: usize, command: Command) -> Result<(), ClientError> {
+        let max = self.options.max_queued_bytes;
+        self.queue
+            .try_push(size, max, command)
+            .map_err(|full| ClientError::QueueFull {
+                queued: full.queued,
+                size: full.size,
+                max,
+            })?;
         if self.state == State::Connected {
             self.flush_queue(now);
         }
@@ -1159,7 +1156,7 @@ impl<S: InFlightStore> Client<S> {
         if let Some(backoff) = &mut self.backoff {
             backoff.reset();
         }
-        for command in self.queue.drain(..) {
+        for command in self.queue.drain() {
             self.events.push_back(match command {
                 Command::Publish { handle, .. } => Event::PublishFailed {
                     handle,

@@ -62,9 +62,11 @@ pub struct ClientOptions {
     /// announce a limit, brokers enforce one silently (mosquitto: 20, and it drops QoS 1
     /// messages past it), so the 3.1.1 default is 20.
     pub max_inflight: u16,
-    /// The most commands waiting to be sent (offline, or held by the server's receive
-    /// maximum); more fail with [`super::ClientError::QueueFull`].
-    pub max_queued: usize,
+    /// The most bytes of commands waiting to be sent (offline, or held back by the
+    /// in-flight window), counted as their encoded packets; a command that would pass it
+    /// fails with [`super::ClientError::QueueFull`] and nothing else is affected. What is in
+    /// flight is bounded by the window, not by this.
+    pub max_queued_bytes: usize,
     /// What to do with QoS 0 publishes while offline.
     pub offline_qos0: OfflineQos0,
     /// Receive Maximum announced to the server (5.0): QoS 2 messages it may have unreleased.
@@ -80,7 +82,7 @@ pub struct ClientOptions {
 
 impl ClientOptions {
     /// Options with safe defaults: clean start, keep alive 60 s, CONNACK timeout 30 s,
-    /// reconnect between 1 s and 30 s, resubscribe and resend on, 1,000 queued commands,
+    /// reconnect between 1 s and 30 s, resubscribe and resend on, 64 MiB of queued commands,
     /// 20 messages in flight on 3.1.1 (the server's limit on 5.0), 16 MiB packets, 64
     /// inbound topic aliases.
     pub fn new(version: ProtocolVersion, client_id: impl Into<ByteString>) -> ClientOptions {
@@ -103,7 +105,7 @@ impl ClientOptions {
                 ProtocolVersion::V311 => 20,
                 ProtocolVersion::V5 => u16::MAX,
             },
-            max_queued: 1_000,
+            max_queued_bytes: 64 << 20,
             offline_qos0: OfflineQos0::Queue,
             receive_maximum: 65_535,
             max_packet_size: 16 << 20,
