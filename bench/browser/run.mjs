@@ -37,6 +37,11 @@ const receiveCases = quick
 const publishCases = quick
   ? [{ name: 'QoS 0, 64 B', qos: 0, size: 64, n: 5_000 }, { name: 'QoS 1, 1 KiB', qos: 1, size: 1024, n: 1_000 }]
   : [{ name: 'QoS 0, 64 B', qos: 0, size: 64, n: 20_000 }, { name: 'QoS 1, 1 KiB', qos: 1, size: 1024, n: 4_000 }];
+// A burst (issue 15): one loop of publishAsync calls with nothing awaited in between, then
+// all the promises; the in-flight window paces the wire, not the caller.
+const burstCases = quick
+  ? [{ name: 'QoS 1, 64 B, one loop', qos: 1, size: 64, n: 10_000 }]
+  : [{ name: 'QoS 1, 64 B, one loop', qos: 1, size: 64, n: 100_000 }];
 const RTT = { n: quick ? 200 : 500, size: 64, capMs: 5_000 };
 /** Most publishes the page keeps unresolved (publishAsync) at once. */
 const PUBLISH_WINDOW = 1_000;
@@ -124,6 +129,22 @@ window.flood = async (kind, url, topic, n, qos, size, window, capMs) => {
   }
   while (done < sent && performance.now() < deadline) await pause();
   return { start, sent, done, failed, publishMs: performance.timeOrigin + performance.now() - start };
+};
+// Publishes n messages from one loop, keeping every promise, then awaits them all (at most
+// capMs); returns the epoch time of the first publish (ms).
+window.burst = async (kind, url, topic, n, qos, size, _window, capMs) => {
+  const client = await connect(kind, url);
+  state = { client };
+  const payload = new Uint8Array(size).fill(0x61);
+  const start = performance.timeOrigin + performance.now();
+  let done = 0, failed = null;
+  const all = [];
+  for (let i = 0; i < n; i++) {
+    all.push(client.publishAsync(topic, payload, { qos }).then(() => { done++; }, (err) => { failed ??= String(err?.message ?? err); done++; }));
+  }
+  const loopMs = performance.timeOrigin + performance.now() - start;
+  await Promise.race([Promise.all(all), new Promise((r) => setTimeout(r, capMs))]);
+  return { start, sent: n, done, failed, loopMs, publishMs: performance.timeOrigin + performance.now() - start };
 };
 // n sequential round trips through the broker: publish at QoS 0 on a subscribed topic, wait
 // for the message (its first 4 bytes carry a sequence number), at most capMs in all.
@@ -231,9 +252,10 @@ async function receive(kind, c, run) {
   return { rate, count: r.count, n: c.n, ok: r.count === c.n, cpuUsPerMsg: r.count ? (cpu * 1e6) / r.count : null, ...mem };
 }
 
-/** Browser publisher, node MQTT.js subscriber over TCP counting. */
-async function publish(kind, c, run) {
-  const topic = `bench/pub/${kind}/${run}/${c.qos}`;
+/** Browser publisher (`window.flood`, or `window.burst` with `how` 'burst'), node MQTT.js
+ * subscriber over TCP counting. */
+async function publish(kind, c, run, how = 'flood') {
+  const topic = `bench/${how}/${kind}/${run}/${c.qos}`;
   let count = 0; let last = 0; let resolveAll;
   const all = new Promise((r) => { resolveAll = r; });
   const onMessage = (t) => { if (t !== topic) return; count++; last = performance.timeOrigin + performance.now(); if (count === c.n) resolveAll(); };
@@ -241,7 +263,7 @@ async function publish(kind, c, run) {
   try {
     await subscriber.subscribeAsync(topic, { qos: c.qos });
     const cpu0 = await rendererCpu();
-    const p = await withCap(tab.evaluate((a) => window.flood(...a), [kind, wsUrl, topic, c.n, c.qos, c.size, PUBLISH_WINDOW, CAP_MS]), CAP_MS + 10_000, 'publish');
+    const p = await withCap(tab.evaluate(([how, ...a]) => window[how](...a), [how, kind, wsUrl, topic, c.n, c.qos, c.size, PUBLISH_WINDOW, CAP_MS]), CAP_MS + 10_000, how);
     await Promise.race([all, new Promise((r) => setTimeout(r, 10_000))]);
     const cpu = await rendererCpu() - cpu0;
     const mem = await heapNow(kind);
@@ -284,6 +306,13 @@ try {
         log(`run ${run + 1} publish ${c.name} ${kind}: ${r.count}/${c.n}, ${Math.round(r.rate)} msgs/s${r.failed ? `, failed: ${r.failed}` : ''}`);
       }
     }
+    for (const c of burstCases) {
+      for (const kind of order) {
+        const r = await publish(kind, c, run, 'burst');
+        push(`burst|${c.name}|${kind}`, r);
+        log(`run ${run + 1} burst ${c.name} ${kind}: ${r.count}/${c.n}, ${Math.round(r.rate)} msgs/s${r.failed ? `, failed: ${r.failed}` : ''}`);
+      }
+    }
     for (const kind of order) {
       const r = await roundTrips(kind, run);
       push(`rtt|${kind}`, r);
@@ -304,8 +333,8 @@ const fmt = (x) => (x == null ? '–' : Math.round(x).toLocaleString('en-US'));
 const range = (s, f = fmt) => (s ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : '–');
 const mib = (x) => (x == null ? '–' : (x / 2 ** 20).toFixed(1));
 const ms3 = (x) => (x == null ? '–' : x.toFixed(3));
-const summary = { receive: [], publish: [], rtt: {}, memory: [] };
-for (const [label, key, list] of [['receive', 'recv', receiveCases], ['publish', 'pub', publishCases]]) {
+const summary = { receive: [], publish: [], burst: [], rtt: {}, memory: [] };
+for (const [label, key, list] of [['receive', 'recv', receiveCases], ['publish', 'pub', publishCases], ['burst', 'burst', burstCases]]) {
   for (const c of list) {
     const row = { case: c.name, qos: c.qos, size: c.size, n: c.n };
     for (const kind of kinds) {
@@ -367,6 +396,9 @@ recvRows('delivered', summary.receive);
 L.push('', '## Publishing: messages/s from the page to a node subscriber', '');
 L.push(`The browser client publishes with \`publishAsync\`, at most ${PUBLISH_WINDOW.toLocaleString('en')} unresolved at a time (QoS 0 resolves when written, QoS 1 when acknowledged), yielding every 1,000; a node MQTT.js subscriber over TCP counts. Messages/s = delivered / (last delivery − first publish), wall clocks of the same machine. CPU and heap as above.`, '');
 recvRows('published', summary.publish);
+L.push('', '## A burst: one loop of publishes (issue 15)', '');
+L.push(`The page calls \`publishAsync\` ${burstCases[0].n.toLocaleString('en')} times in one loop, awaiting nothing in between, then awaits every promise (what a bulk upload or a chat backlog replay does); a node MQTT.js subscriber over TCP counts. Messages/s as above. mqttwire keeps what the in-flight window (20 on MQTT 3.1.1) does not let out yet in its queue, bounded at 64 MiB by default (\`maxQueuedBytes\`); MQTT.js writes everything to the socket at once.`, '');
+recvRows('published', summary.burst);
 L.push('', '## Round-trip latency', '');
 L.push(`The page publishes ${RTT.size} B at QoS 0 on a topic it subscribes to and waits for the message: up to ${RTT.n.toLocaleString('en')} sequential round trips per run (at most ${RTT.capMs / 1000} s), browser → bridge → mosquitto → bridge → browser. p50/p99 nearest-rank per run, median over runs (min–max).`, '');
 L.push('| client | p50 ms | p99 ms | round trips per run |', '| --- | --- | --- | --- |');

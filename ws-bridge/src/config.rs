@@ -4,11 +4,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use ipnet::IpNet;
 use serde::Deserialize;
+
+use crate::acl::{Acl, AclRule};
+use crate::auth::{JwtAlgorithm, JwtSettings, JwtVerifier};
 
 /// Where a broker is and how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +144,25 @@ pub enum ConfigError {
         /// The IO error.
         source: std::io::Error,
     },
+    /// An `[[acl]]` rule whose topic is not a filter.
+    #[error("invalid ACL rule {topic:?}: {reason}")]
+    AclRule {
+        /// The rule's topic.
+        topic: String,
+        /// Why it is not a filter.
+        reason: String,
+    },
+    /// The JWT key file cannot be read or is not a key for the algorithm.
+    #[error("invalid --jwt-key {path}: {reason}")]
+    JwtKey {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A JWT setting without --jwt-key.
+    #[error("{0} needs --jwt-key")]
+    JwtWithoutKey(&'static str),
     /// The config file is not valid TOML for these settings.
     #[error("invalid config file {path}: {message}")]
     ParseFile {
@@ -258,6 +281,26 @@ pub struct Cli {
     /// Log format [default: text]; the level comes from RUST_LOG (default info).
     #[arg(long, env = "MQTTWIRE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Authenticate clients at the bridge: the CONNECT password must be a JSON Web Token
+    /// signed with this key (HS256: the shared secret; RS256/ES256: a PEM public key).
+    /// Refused clients get CONNACK "not authorized" and never reach the broker.
+    #[arg(long, env = "MQTTWIRE_JWT_KEY", value_name = "FILE")]
+    pub jwt_key: Option<PathBuf>,
+    /// The algorithm tokens are signed with [default: HS256].
+    #[arg(long, env = "MQTTWIRE_JWT_ALGORITHM", value_enum)]
+    pub jwt_algorithm: Option<JwtAlgorithm>,
+    /// Required `iss` claim.
+    #[arg(long, env = "MQTTWIRE_JWT_ISSUER", value_name = "ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim.
+    #[arg(long, env = "MQTTWIRE_JWT_AUDIENCE", value_name = "AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// The claim naming the user, `%u` in ACL rules [default: sub].
+    #[arg(long, env = "MQTTWIRE_JWT_USERNAME_CLAIM", value_name = "CLAIM")]
+    pub jwt_username_claim: Option<String>,
+    /// A claim the CONNECT client id must equal.
+    #[arg(long, env = "MQTTWIRE_JWT_CLIENT_ID_CLAIM", value_name = "CLAIM")]
+    pub jwt_client_id_claim: Option<String>,
 }
 
 /// The same settings as [`Cli`], from a TOML file.
@@ -292,6 +335,15 @@ struct FileConfig {
     one_packet_per_message: Option<bool>,
     transparent: Option<bool>,
     log_format: Option<LogFormat>,
+    jwt_key: Option<PathBuf>,
+    jwt_algorithm: Option<JwtAlgorithm>,
+    jwt_issuer: Option<String>,
+    jwt_audience: Option<String>,
+    jwt_username_claim: Option<String>,
+    jwt_client_id_claim: Option<String>,
+    /// Topic ACL rules (`[[acl]]` tables); only in the file.
+    #[serde(default)]
+    acl: Vec<AclRule>,
 }
 
 /// The bridge's settings, all checked.
@@ -345,6 +397,10 @@ pub struct Config {
     pub transparent: bool,
     /// Log format.
     pub log_format: LogFormat,
+    /// Edge authentication with JSON Web Tokens; `None` leaves it to the broker.
+    pub jwt: Option<Arc<JwtVerifier>>,
+    /// Topic ACL rules; empty leaves authorization to the broker.
+    pub acl: Acl,
 }
 
 impl Default for Config {
@@ -374,6 +430,8 @@ impl Default for Config {
             one_packet_per_message: false,
             transparent: false,
             log_format: LogFormat::Text,
+            jwt: None,
+            acl: Acl::default(),
         }
     }
 }
@@ -433,6 +491,25 @@ impl Config {
                     None => Ok(default),
                 }
             };
+        let jwt = load_jwt(
+            cli.jwt_key.or(file.jwt_key),
+            JwtSettings {
+                key_file: PathBuf::new(),
+                algorithm: cli
+                    .jwt_algorithm
+                    .or(file.jwt_algorithm)
+                    .unwrap_or(JwtAlgorithm::Hs256),
+                issuer: cli.jwt_issuer.or(file.jwt_issuer),
+                audience: cli.jwt_audience.or(file.jwt_audience),
+                username_claim: cli
+                    .jwt_username_claim
+                    .or(file.jwt_username_claim)
+                    .unwrap_or_else(|| "sub".to_owned()),
+                client_id_claim: cli.jwt_client_id_claim.or(file.jwt_client_id_claim),
+            },
+            cli.jwt_algorithm.is_some() || file.jwt_algorithm.is_some(),
+        )?;
+        let acl = Acl::new(file.acl)?;
         let config = Config {
             listen: cli.listen.or(file.listen).unwrap_or(d.listen),
             brokers,
@@ -500,12 +577,16 @@ impl Config {
                 || file.one_packet_per_message.unwrap_or(false),
             transparent: cli.transparent || file.transparent.unwrap_or(false),
             log_format: cli.log_format.or(file.log_format).unwrap_or(d.log_format),
+            jwt,
+            acl,
         };
         config.check()?;
         Ok(config)
     }
 
     /// Checks the ranges a hand-built config must respect too.
+    ///
+    /// (The JWT key and the ACL rules are checked when they are loaded.)
     pub fn check(&self) -> Result<(), ConfigError> {
         let range = |ok: bool, name, reason| {
             if ok {
@@ -554,6 +635,11 @@ impl Config {
             "upstream-timeout",
             "must be above zero",
         )?;
+        range(
+            !(self.transparent && (self.jwt.is_some() || !self.acl.is_empty())),
+            "transparent",
+            "relays bytes unread, so it cannot check a JWT or an ACL",
+        )?;
         Ok(())
     }
 }
@@ -562,6 +648,31 @@ fn parse_network(text: &str) -> Result<IpNet, ConfigError> {
     text.parse::<IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
         .map_err(|_| ConfigError::Network(text.to_owned()))
+}
+
+/// Loads the JWT verifier when a key file is given; a JWT setting without one is an error.
+fn load_jwt(
+    key_file: Option<PathBuf>,
+    settings: JwtSettings,
+    algorithm_given: bool,
+) -> Result<Option<Arc<JwtVerifier>>, ConfigError> {
+    let Some(key_file) = key_file else {
+        let orphan = [
+            (algorithm_given, "--jwt-algorithm"),
+            (settings.issuer.is_some(), "--jwt-issuer"),
+            (settings.audience.is_some(), "--jwt-audience"),
+            (settings.client_id_claim.is_some(), "--jwt-client-id-claim"),
+        ];
+        return match orphan.into_iter().find(|(given, _)| *given) {
+            Some((_, name)) => Err(ConfigError::JwtWithoutKey(name)),
+            None => Ok(None),
+        };
+    };
+    JwtVerifier::load(JwtSettings {
+        key_file,
+        ..settings
+    })
+    .map(|v| Some(Arc::new(v)))
 }
 
 #[cfg(test)]

@@ -19,9 +19,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod acl;
+pub mod auth;
 mod config;
 #[cfg(feature = "embedded-broker")]
 pub mod embedded;
+mod enforce;
 mod metrics;
 mod relay;
 mod server;

@@ -38,6 +38,8 @@ pub(crate) enum Refusal {
     Tls,
     /// No CONNECT in time.
     ConnectTimeout,
+    /// Edge authentication (JWT) or the ACL (the will) refused the CONNECT.
+    NotAuthorized,
     /// The client broke the MQTT protocol.
     Malformed,
     /// A text frame or other WebSocket misuse.

@@ -15,10 +15,11 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use mqttwire::{
-    ConnAck, DecodeError, Decoder, Disconnect, Frame, Packet, PacketType, ProtocolVersion,
+    ConnAck, Connect, DecodeError, Decoder, Disconnect, Frame, Packet, PacketType, ProtocolVersion,
     ReasonCode,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
@@ -26,7 +27,9 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 
+use crate::acl::ClientAcl;
 use crate::config::Config;
+use crate::enforce::{Enforcer, SubAcks, Verdict};
 use crate::metrics::{Direction, DirectionCounters, Metrics, Refusal};
 use crate::upstream::Upstreams;
 
@@ -46,6 +49,9 @@ const DOWN_READ_MAX: usize = 64 * 1024;
 /// A buffer larger than this is freed once empty rather than kept: idle connections are
 /// many, and each keeps its buffers.
 const KEEP_BUFFER: usize = 4 * 1024;
+/// Packets the bridge itself answers to the client (acknowledgments of denied publishes,
+/// SUBACKs of denied subscribes) waiting to be sent; when full, the client is not read.
+const REPLIES: usize = 64;
 
 /// Everything a connection needs from the bridge.
 #[derive(Debug)]
@@ -70,6 +76,8 @@ enum End {
     NotConnect(PacketType, Option<ProtocolVersion>),
     /// No CONNECT within the connect timeout.
     ConnectTimeout,
+    /// Edge authentication or the ACL refused the CONNECT (why, for the log).
+    NotAuthorized(String, ProtocolVersion),
     /// The broker broke MQTT.
     BrokerViolation(DecodeError),
     /// A text message.
@@ -102,7 +110,7 @@ where
         Decoder::new(ProtocolVersion::V5).with_max_packet_size(config.max_packet_size);
     let first = if config.transparent {
         match tokio::time::timeout(config.connect_timeout, next_binary(&mut rx)).await {
-            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Ok(bytes)) => Ok((None, bytes)),
             Ok(Err(end)) => Err(end),
             Err(_) => Err(End::ConnectTimeout),
         }
@@ -117,11 +125,19 @@ where
             Err(_) => Err(End::ConnectTimeout),
         }
     };
-    let first = match first {
+    let (connect, first) = match first {
         Ok(first) => first,
         Err(end) => return finish(&shared, &mut tx, end, &client).await,
     };
     let version = up_decoder.version();
+    let enforcer = match connect.as_ref().map(|c| authorize(config, c)) {
+        None | Some(Ok(None)) => None,
+        Some(Ok(Some(acl))) => Some(Enforcer::new(acl, version)),
+        Some(Err(why)) => {
+            let end = End::NotAuthorized(why, version);
+            return finish(&shared, &mut tx, end, &client).await;
+        }
+    };
 
     let (upstream, broker) = match shared.upstreams.connect(&shared.metrics).await {
         Ok(pair) => pair,
@@ -161,9 +177,19 @@ where
     }
 
     let down_decoder = Decoder::new(version).with_max_packet_size(config.max_packet_size);
+    let (reply_tx, reply_rx) = mpsc::channel(REPLIES);
+    let subacks = enforcer.as_ref().map(Enforcer::subacks);
+    let edge = enforcer.map(|enforcer| Edge {
+        enforcer,
+        replies: reply_tx,
+    });
+    let down = Down {
+        subacks,
+        replies: reply_rx,
+    };
     let end = tokio::select! {
-        end = client_to_broker(&mut rx, &mut up_write, up_decoder, &shared, &activity) => end,
-        end = broker_to_client(up_read, &mut tx, down_decoder, &shared, &activity) => end,
+        end = client_to_broker(&mut rx, &mut up_write, up_decoder, edge, &shared, &activity) => end,
+        end = broker_to_client(up_read, &mut tx, down_decoder, down, &shared, &activity) => end,
         end = activity.idle(config.idle_timeout) => end,
         () = drained(&shared.shutdown, config.drain_timeout) => End::Shutdown,
     };
@@ -171,8 +197,12 @@ where
     finish(&shared, &mut tx, end, &client).await;
 }
 
-/// Waits for the first whole packet, which must be CONNECT [MQTT-3.1.0-1]; returns its bytes.
-async fn first_connect<S>(rx: &mut WsStream<S>, decoder: &mut Decoder) -> Result<Bytes, End>
+/// Waits for the first whole packet, which must be CONNECT [MQTT-3.1.0-1]; returns it and
+/// its bytes.
+async fn first_connect<S>(
+    rx: &mut WsStream<S>,
+    decoder: &mut Decoder,
+) -> Result<(Option<Connect>, Bytes), End>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -182,14 +212,52 @@ where
         match decoder.decode_frame() {
             // Whatever came after CONNECT stays in the decoder for `client_to_broker`.
             Ok(Some(Frame {
-                packet: Packet::Connect(_),
+                packet: Packet::Connect(connect),
                 bytes,
-            })) => return Ok(bytes),
+            })) => return Ok((Some(connect), bytes)),
             Ok(Some(frame)) => return Err(End::NotConnect(frame.packet.packet_type(), None)),
             Ok(None) => continue,
             Err(error) => return Err(End::ClientViolation(error, None)),
         }
     }
+}
+
+/// Edge authentication and the ACL for one CONNECT: the connection's rules (`None` when no
+/// ACL is configured), or why it is refused.
+fn authorize(config: &Config, connect: &Connect) -> Result<Option<ClientAcl>, String> {
+    let user = match &config.jwt {
+        Some(jwt) => {
+            jwt.verify(connect.password.as_deref(), &connect.client_id)
+                .map_err(|e| e.to_string())?
+                .user
+        }
+        None => connect.username.as_deref().unwrap_or_default().to_owned(),
+    };
+    if config.acl.is_empty() {
+        return Ok(None);
+    }
+    let acl = config.acl.for_client(&user, &connect.client_id);
+    if let Some(will) = &connect.will
+        && !acl.may_publish(will.topic.as_str())
+    {
+        return Err(format!(
+            "the ACL denies the will topic {:?}",
+            will.topic.as_str()
+        ));
+    }
+    Ok(Some(acl))
+}
+
+/// The client-to-broker side of the ACL: the enforcer and where its answers go.
+struct Edge {
+    enforcer: Enforcer,
+    replies: mpsc::Sender<Bytes>,
+}
+
+/// The broker-to-client side: SUBACKs to merge and the bridge's own answers to send.
+struct Down {
+    subacks: Option<SubAcks>,
+    replies: mpsc::Receiver<Bytes>,
 }
 
 /// The next binary message, or how the connection ended.
@@ -212,6 +280,7 @@ async fn client_to_broker<S, W>(
     rx: &mut WsStream<S>,
     up: &mut W,
     mut decoder: Decoder,
+    mut edge: Option<Edge>,
     shared: &Shared,
     activity: &Activity,
 ) -> End
@@ -227,6 +296,12 @@ where
     let mut pending = !transparent && decoder.buffered() > 0;
     // Whole packets (transparent: bytes) waiting to go to the broker in one write.
     let mut out = BytesMut::new();
+    // The bridge's own answers to denied packets, sent once `out` is written.
+    let mut replies = Vec::new();
+    let (mut enforcer, reply_to) = match edge.as_mut() {
+        Some(edge) => (Some(&mut edge.enforcer), Some(&edge.replies)),
+        None => (None, None),
+    };
     loop {
         // How the client ended the connection, seen while gathering.
         let mut ended = None;
@@ -249,8 +324,14 @@ where
                     let large = bytes.len() >= DECODE_AT_ONCE;
                     decoder.extend_bytes(bytes);
                     if large
-                        && let Err(end) =
-                            take_packets(&mut decoder, &mut out, &mut counters, version)
+                        && let Err(end) = take_packets(
+                            &mut decoder,
+                            &mut out,
+                            &mut counters,
+                            version,
+                            enforcer.as_deref_mut(),
+                            &mut replies,
+                        )
                     {
                         broken = Some(end);
                         break;
@@ -276,7 +357,15 @@ where
             if transparent {
                 return None;
             }
-            take_packets(&mut decoder, &mut out, &mut counters, version).err()
+            take_packets(
+                &mut decoder,
+                &mut out,
+                &mut counters,
+                version,
+                enforcer.as_deref_mut(),
+                &mut replies,
+            )
+            .err()
         }) {
             // The packets before the broken one still go to the broker.
             let _ = write_out(up, &mut out).await;
@@ -286,18 +375,29 @@ where
         if let Err(error) = write_out(up, &mut out).await {
             return ended.unwrap_or(End::BrokerError(error));
         }
+        if let Some(reply_to) = reply_to {
+            for reply in replies.drain(..) {
+                // The receiver goes only with the connection.
+                if reply_to.send(reply).await.is_err() {
+                    return End::ClientClosed;
+                }
+            }
+        }
         if let Some(end) = ended {
             return end;
         }
     }
 }
 
-/// Moves the whole packets in `decoder` to `out`.
+/// Moves the whole packets in `decoder` to `out`, as the ACL (if any) says; what the
+/// bridge answers itself goes to `replies`.
 fn take_packets(
     decoder: &mut Decoder,
     out: &mut BytesMut,
     counters: &mut DirectionCounters,
     version: ProtocolVersion,
+    mut enforcer: Option<&mut Enforcer>,
+    replies: &mut Vec<Bytes>,
 ) -> Result<(), End> {
     loop {
         match decoder.decode_frame() {
@@ -308,7 +408,14 @@ fn take_packets(
                     return Err(End::NotConnect(packet_type, Some(version)));
                 }
                 counters.packet(packet_type);
-                out.extend_from_slice(&frame.bytes);
+                match enforcer.as_deref_mut().map(|e| e.upstream(&frame.packet)) {
+                    None | Some(Verdict::Forward) => out.extend_from_slice(&frame.bytes),
+                    Some(Verdict::Rewrite(bytes)) => out.extend_from_slice(&bytes),
+                    Some(Verdict::Deny(reply)) => {
+                        tracing::debug!(%packet_type, "denied by the ACL");
+                        replies.extend(reply);
+                    }
+                }
             }
             Ok(None) => return Ok(()),
             Err(error) => return Err(End::ClientViolation(error, Some(decoder.version()))),
@@ -339,6 +446,7 @@ async fn broker_to_client<R, S>(
     mut up: R,
     tx: &mut WsSink<S>,
     mut decoder: Decoder,
+    mut down: Down,
     shared: &Shared,
     activity: &Activity,
 ) -> End
@@ -360,7 +468,17 @@ where
             buf.reserve(read_size);
         }
         let spare = buf.capacity() - buf.len();
-        let n = match up.read_buf(buf).await {
+        // read_buf is cancel safe: when a reply wins, nothing was read.
+        let read = tokio::select! {
+            read = up.read_buf(buf) => read,
+            Some(reply) = down.replies.recv() => {
+                if let Err(error) = tx.send(Message::Binary(reply)).await {
+                    return End::WebSocket(error);
+                }
+                continue;
+            }
+        };
+        let n = match read {
             Ok(0) => return End::BrokerClosed,
             Ok(n) => n,
             Err(error) => return End::BrokerError(error),
@@ -395,9 +513,15 @@ where
                 Err(error) => return End::BrokerViolation(error),
             };
             counters.packet(frame.packet.packet_type());
+            let frame_bytes = match (&down.subacks, &frame.packet) {
+                (Some(subacks), Packet::SubAck(suback)) => {
+                    subacks.downstream(suback).unwrap_or(frame.bytes)
+                }
+                _ => frame.bytes,
+            };
             let pending = batch.as_ref().map_or(0, Bytes::len) + out.len();
             let full = config.one_packet_per_message
-                || pending + frame.bytes.len() > config.coalesce_limit;
+                || pending + frame_bytes.len() > config.coalesce_limit;
             if full
                 && let Some(message) = take_batch(&mut batch, &mut out)
                 && let Err(error) = tx.feed(Message::Binary(message)).await
@@ -406,12 +530,12 @@ where
             }
             match batch.take() {
                 // The first packet of a batch goes by reference: no copy for one packet.
-                None if out.is_empty() => batch = Some(frame.bytes),
-                None => out.extend_from_slice(&frame.bytes),
+                None if out.is_empty() => batch = Some(frame_bytes),
+                None => out.extend_from_slice(&frame_bytes),
                 Some(first) => {
-                    out.reserve(first.len() + frame.bytes.len());
+                    out.reserve(first.len() + frame_bytes.len());
                     out.extend_from_slice(&first);
-                    out.extend_from_slice(&frame.bytes);
+                    out.extend_from_slice(&frame_bytes);
                 }
             }
         }
@@ -478,6 +602,24 @@ where
                 "[MQTT-3.1.0-1] the first packet must be CONNECT, and only the first",
             )
             .await;
+        }
+        End::NotAuthorized(why, version) => {
+            metrics.refused(Refusal::NotAuthorized);
+            tracing::warn!(%client, %why, "refusing: not authorized");
+            // CONNACK 0x87 on 5.0, return code 5 on 3.1.1.
+            let ack = ConnAck {
+                reason_code: ReasonCode::NOT_AUTHORIZED,
+                ..ConnAck::default()
+            };
+            let mut out = BytesMut::new();
+            if Packet::ConnAck(ack).encode(version, &mut out).is_ok() {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    tx.send(Message::Binary(out.freeze())),
+                )
+                .await;
+            }
+            close(tx, CloseCode::Policy, "not authorized").await;
         }
         End::ConnectTimeout => {
             metrics.refused(Refusal::ConnectTimeout);

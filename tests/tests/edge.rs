@@ -1,0 +1,516 @@
+//! mqttwire-bridge at the edge, in front of a real mosquitto 2.0 (one per test): JSON Web
+//! Tokens checked before anything reaches the broker (valid, expired, not yet valid, wrong
+//! key, wrong issuer and audience, missing, a client id that is not the token's), and topic
+//! ACLs with `%u` and `%c` on PUBLISH, SUBSCRIBE and the will, on MQTT 3.1.1 and 5.0. An
+//! observer connected straight to mosquitto sees what really got through.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use mqttwire::client::{ClientOptions, DisconnectedBy, Event, PublishError};
+use mqttwire::{Properties, ProtocolVersion, QoS, ReasonCode, TopicName, Will};
+use mqttwire_bridge::Config;
+use mqttwire_bridge::acl::{Access, Acl, AclRule};
+use mqttwire_bridge::auth::{JwtAlgorithm, JwtSettings, JwtVerifier};
+use mqttwire_tests::bridge::config_for;
+use mqttwire_tests::driver::subscription;
+use mqttwire_tests::steps::{WAIT, bounded, broker, connect, cut, options, publish, subscribe};
+use mqttwire_tests::{Bridge, ClientHandle, Events, Mosquitto, message, spawn};
+use serde_json::json;
+
+use ProtocolVersion::{V5, V311};
+
+const SECRET: &[u8] = b"a shared secret of at least thirty-two bytes";
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+/// Writes `key` to a file of `dir` and loads a verifier for it.
+fn verifier(
+    dir: &tempfile::TempDir,
+    key: &[u8],
+    algorithm: JwtAlgorithm,
+    audience: Option<&str>,
+    client_id_claim: Option<&str>,
+) -> Arc<JwtVerifier> {
+    let key_file = dir.path().join("jwt.key");
+    std::fs::write(&key_file, key).expect("write the key");
+    let settings = JwtSettings {
+        key_file,
+        algorithm,
+        issuer: Some("https://auth.example".into()),
+        audience: audience.map(str::to_owned),
+        username_claim: "sub".into(),
+        client_id_claim: client_id_claim.map(str::to_owned),
+    };
+    Arc::new(JwtVerifier::load(settings).expect("a valid key"))
+}
+
+fn token(claims: serde_json::Value, algorithm: Algorithm, key: &EncodingKey) -> Bytes {
+    let token = jsonwebtoken::encode(&Header::new(algorithm), &claims, key).expect("signed");
+    Bytes::from(token)
+}
+
+fn hs256(claims: serde_json::Value) -> Bytes {
+    token(
+        claims,
+        Algorithm::HS256,
+        &EncodingKey::from_secret(SECRET).expect("a key"),
+    )
+}
+
+/// Claims for `user`, valid for an hour.
+fn claims(user: &str) -> serde_json::Value {
+    json!({ "sub": user, "iss": "https://auth.example", "aud": "mqttwire", "exp": now() + 3600 })
+}
+
+fn with_token(version: ProtocolVersion, client_id: &str, password: Bytes) -> ClientOptions {
+    let mut o = options(version, client_id);
+    o.reconnect = None;
+    o.username = Some("token".into());
+    o.password = Some(password);
+    o
+}
+
+/// Connects and expects the bridge's refusal: CONNACK "not authorized".
+async fn refused(url: &str, options: ClientOptions) {
+    let (_client, mut events) = spawn(url, options).expect("a valid URL");
+    let reason = events
+        .wait_map(WAIT, |e| match e {
+            Event::Connected { .. } => Some(Err(())),
+            Event::Disconnected {
+                by: DisconnectedBy::Server,
+                reason_code,
+                ..
+            } => Some(Ok(reason_code)),
+            _ => None,
+        })
+        .await
+        .expect("an answer to CONNECT");
+    assert_eq!(reason, Ok(ReasonCode::NOT_AUTHORIZED));
+}
+
+async fn start(broker: &Mosquitto, config: Config) -> Bridge {
+    Bridge::start(Config {
+        brokers: config_for(&[broker]).brokers,
+        ..config
+    })
+    .await
+    .expect("the bridge starts")
+}
+
+/// The server's answer to a publish: its reason code, also when it refused it.
+async fn publish_outcome(
+    client: &ClientHandle,
+    events: &mut Events,
+    topic: &str,
+    qos: QoS,
+) -> ReasonCode {
+    let handle = client
+        .publish(message(topic, "m", qos))
+        .await
+        .expect("accepted");
+    events
+        .wait_map(WAIT, |e| match e {
+            Event::PublishComplete {
+                handle: h,
+                reason_code,
+            } if h == handle => Some(reason_code),
+            Event::PublishFailed {
+                handle: h,
+                error: PublishError::Refused(code),
+            } if h == handle => Some(code),
+            _ => None,
+        })
+        .await
+        .expect("an acknowledgment")
+}
+
+/// What `events` received within a moment, as topics.
+async fn topics_received(events: &mut Events) -> Vec<String> {
+    let mut topics = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.next()).await {
+        if let Event::Message(p) = event {
+            topics.push(p.topic.to_string());
+        }
+    }
+    topics
+}
+
+async fn jwt_checks(version: ProtocolVersion) {
+    let broker = broker();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = Config {
+        jwt: Some(verifier(
+            &dir,
+            SECRET,
+            JwtAlgorithm::Hs256,
+            Some("mqttwire"),
+            Some("cid"),
+        )),
+        ..Config::default()
+    };
+    let bridge = start(&broker, config).await;
+    let url = bridge.ws_url();
+    let mut good = claims("alice");
+    good["cid"] = json!("alice-1");
+    let (_client, _events, _) =
+        connect(&url, with_token(version, "alice-1", hs256(good.clone()))).await;
+
+    let mut expired = good.clone();
+    expired["exp"] = json!(now() - 10);
+    let mut early = good.clone();
+    early["nbf"] = json!(now() + 600);
+    let mut audience = good.clone();
+    audience["aud"] = json!("another-app");
+    let mut issuer = good.clone();
+    issuer["iss"] = json!("https://evil.example");
+    let wrong_key = token(
+        good.clone(),
+        Algorithm::HS256,
+        &EncodingKey::from_secret(b"not the secret, though just as long").expect("a key"),
+    );
+    let cases = [
+        ("expired", hs256(expired)),
+        ("not yet valid", hs256(early)),
+        ("wrong audience", hs256(audience)),
+        ("wrong issuer", hs256(issuer)),
+        ("wrong key", wrong_key),
+        ("not a token", Bytes::from_static(b"hunter2")),
+    ];
+    for (i, (name, password)) in cases.into_iter().enumerate() {
+        let client_id = format!("refused-{i}");
+        refused(&url, with_token(version, &client_id, password)).await;
+        assert!(
+            !broker.log().contains(&client_id),
+            "{name}: the broker saw the refused client"
+        );
+    }
+    // The token is someone else's: its client id claim names another client.
+    refused(&url, with_token(version, "mallory-1", hs256(good))).await;
+    let mut no_password = options(version, "no-password");
+    no_password.reconnect = None;
+    refused(&url, no_password).await;
+    assert!(!broker.log().contains("no-password"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_accepted_expired_wrong_key_wrong_audience_refused_v311() {
+    bounded(jwt_checks(V311)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_accepted_expired_wrong_key_wrong_audience_refused_v5() {
+    bounded(jwt_checks(V5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepts_es256_tokens_with_a_pem_public_key() {
+    bounded(async {
+        let broker = broker();
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let pair = rcgen::KeyPair::generate().expect("a P-256 key pair");
+        let config = Config {
+            jwt: Some(verifier(
+                &dir,
+                pair.public_key_pem().as_bytes(),
+                JwtAlgorithm::Es256,
+                None,
+                None,
+            )),
+            ..Config::default()
+        };
+        let bridge = start(&broker, config).await;
+        let signing =
+            EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).expect("PKCS#8 key");
+        let mut c = claims("bob");
+        c.as_object_mut().expect("an object").remove("aud");
+        let (_client, _events, _) = connect(
+            &bridge.ws_url(),
+            with_token(V5, "bob-1", token(c.clone(), Algorithm::ES256, &signing)),
+        )
+        .await;
+        // An HS256 token made with the public key as secret is not an ES256 token.
+        let confused = token(
+            c,
+            Algorithm::HS256,
+            &EncodingKey::from_secret(pair.public_key_pem().as_bytes()).expect("a key"),
+        );
+        refused(&bridge.ws_url(), with_token(V5, "bob-2", confused)).await;
+    })
+    .await;
+}
+
+fn rules() -> Acl {
+    let rule = |topic: &str, access| AclRule {
+        topic: topic.into(),
+        access,
+    };
+    Acl::new(vec![
+        rule("chat/%u/#", Access::Readwrite),
+        rule("rooms/+/messages", Access::Readwrite),
+        rule("news/#", Access::Read),
+        rule("devices/%c/telemetry", Access::Write),
+    ])
+    .expect("valid rules")
+}
+
+async fn acl_checks(version: ProtocolVersion) {
+    let broker = broker();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = Config {
+        jwt: Some(verifier(&dir, SECRET, JwtAlgorithm::Hs256, None, None)),
+        acl: rules(),
+        ..Config::default()
+    };
+    let bridge = start(&broker, config).await;
+    let url = bridge.ws_url();
+    // An observer straight at mosquitto sees what got through.
+    let (observer, mut seen, _) = connect(&broker.tcp_url(), options(version, "observer")).await;
+    subscribe(&observer, &mut seen, "#", QoS::AtLeastOnce).await;
+
+    let mut alice_claims = claims("alice");
+    alice_claims
+        .as_object_mut()
+        .expect("an object")
+        .remove("aud");
+    let (alice, mut alice_events, _) = connect(
+        &url,
+        with_token(version, "dev-7", hs256(alice_claims.clone())),
+    )
+    .await;
+    // PUBLISH: allowed by %u, by a plain rule and by %c; denied elsewhere, on read-only
+    // topics and on another client's %c.
+    let denied_code = match version {
+        V5 => ReasonCode::NOT_AUTHORIZED,
+        V311 => ReasonCode::SUCCESS, // 3.1.1 cannot say no: acknowledged, not delivered
+    };
+    for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        for topic in [
+            "chat/alice/hello",
+            "rooms/42/messages",
+            "devices/dev-7/telemetry",
+        ] {
+            assert!(
+                !publish_outcome(&alice, &mut alice_events, topic, qos)
+                    .await
+                    .is_error(),
+                "{topic} at {qos:?}"
+            );
+        }
+        for topic in [
+            "chat/bob/hello",
+            "news/today",
+            "devices/dev-8/telemetry",
+            "rooms/42/secret",
+        ] {
+            assert_eq!(
+                publish_outcome(&alice, &mut alice_events, topic, qos).await,
+                denied_code,
+                "{topic} at {qos:?}"
+            );
+        }
+    }
+    publish(
+        &alice,
+        &mut alice_events,
+        message("chat/bob/qos0", "m", QoS::AtMostOnce),
+    )
+    .await;
+    publish(
+        &alice,
+        &mut alice_events,
+        message("chat/alice/qos0", "m", QoS::AtMostOnce),
+    )
+    .await;
+    let mut got = topics_received(&mut seen).await;
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "chat/alice/hello",
+            "chat/alice/hello",
+            "chat/alice/qos0",
+            "devices/dev-7/telemetry",
+            "devices/dev-7/telemetry",
+            "rooms/42/messages",
+            "rooms/42/messages",
+        ],
+        "only allowed publishes reach the broker"
+    );
+
+    // SUBSCRIBE: allowed filters are granted, denied ones get 0x87 / 0x80 in their places,
+    // and nothing arrives on them.
+    let handle = alice
+        .subscribe(
+            vec![
+                subscription("chat/+/hello", QoS::AtLeastOnce),
+                subscription("chat/alice/#", QoS::AtLeastOnce),
+                subscription("devices/dev-7/telemetry", QoS::AtLeastOnce),
+                subscription("news/+", QoS::AtMostOnce),
+            ],
+            Properties::new(),
+        )
+        .await
+        .expect("accepted");
+    let codes = alice_events
+        .wait_map(WAIT, |e| match e {
+            Event::Subscribed {
+                handle: Some(h),
+                reason_codes,
+            } if h == handle => Some(reason_codes),
+            _ => None,
+        })
+        .await
+        .expect("SUBACK");
+    let no = match version {
+        V5 => ReasonCode::NOT_AUTHORIZED,
+        V311 => ReasonCode::UNSPECIFIED_ERROR,
+    };
+    assert_eq!(
+        codes,
+        [no, ReasonCode::GRANTED_QOS_1, no, ReasonCode::SUCCESS]
+    );
+    assert_eq!(
+        subscribe(&alice, &mut alice_events, "#", QoS::AtLeastOnce).await,
+        [no],
+        "answered by the bridge"
+    );
+    for topic in [
+        "chat/bob/hello",
+        "chat/alice/hello",
+        "news/today",
+        "devices/dev-7/telemetry",
+    ] {
+        publish(
+            &observer,
+            &mut seen,
+            message(topic, "from the broker", QoS::AtLeastOnce),
+        )
+        .await;
+    }
+    let mut got = topics_received(&mut alice_events).await;
+    got.sort();
+    assert_eq!(got, ["chat/alice/hello", "news/today"]);
+
+    // The will: one on another user's topic is refused at CONNECT; one on the user's own
+    // topic is published when the connection breaks.
+    let mut bad_will = with_token(version, "dev-9", hs256(alice_claims.clone()));
+    bad_will.will = Some(will("chat/bob/gone"));
+    refused(&url, bad_will).await;
+    assert!(!broker.log().contains("dev-9"));
+    let mut good_will = with_token(version, "dev-10", hs256(alice_claims));
+    good_will.will = Some(will("chat/alice/gone"));
+    let (holder, mut holder_events, _) = connect(&url, good_will).await;
+    cut(&holder, &mut holder_events).await;
+    let will = seen
+        .message_on(WAIT, "chat/alice/gone")
+        .await
+        .expect("the will");
+    assert_eq!(will.payload, Bytes::from_static(b"gone"));
+}
+
+fn will(topic: &str) -> Will {
+    Will {
+        topic: TopicName::new(topic).expect("valid"),
+        payload: Bytes::from_static(b"gone"),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Properties::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acl_allows_and_denies_publish_subscribe_and_will_with_user_and_client_id_v311() {
+    bounded(acl_checks(V311)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acl_allows_and_denies_publish_subscribe_and_will_with_user_and_client_id_v5() {
+    bounded(acl_checks(V5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acl_without_jwt_takes_the_user_from_the_connect_user_name() {
+    bounded(async {
+        let broker = broker();
+        let bridge = start(
+            &broker,
+            Config {
+                acl: rules(),
+                ..Config::default()
+            },
+        )
+        .await;
+        let mut o = options(V5, "carol-1");
+        o.username = Some("carol".into());
+        let (carol, mut events, _) = connect(&bridge.ws_url(), o).await;
+        assert!(
+            !publish_outcome(&carol, &mut events, "chat/carol/x", QoS::AtLeastOnce)
+                .await
+                .is_error()
+        );
+        assert_eq!(
+            publish_outcome(&carol, &mut events, "chat/dave/x", QoS::AtLeastOnce).await,
+            ReasonCode::NOT_AUTHORIZED
+        );
+        // No user name: no %u rule applies (it would otherwise widen to any level).
+        let (anonymous, mut events, _) = connect(&bridge.ws_url(), options(V5, "anon")).await;
+        assert_eq!(
+            publish_outcome(&anonymous, &mut events, "chat//x", QoS::AtLeastOnce).await,
+            ReasonCode::NOT_AUTHORIZED
+        );
+        assert!(
+            !publish_outcome(
+                &anonymous,
+                &mut events,
+                "rooms/1/messages",
+                QoS::AtLeastOnce
+            )
+            .await
+            .is_error()
+        );
+    })
+    .await;
+}
+
+#[test]
+fn rejects_jwt_settings_without_a_key_and_unreadable_keys() {
+    use clap::Parser;
+    use mqttwire_bridge::{Cli, ConfigError};
+    let cli = Cli::parse_from(["mqttwire-bridge", "--jwt-audience", "app"]);
+    assert!(matches!(
+        Config::from_cli(cli),
+        Err(ConfigError::JwtWithoutKey("--jwt-audience"))
+    ));
+    let cli = Cli::parse_from(["mqttwire-bridge", "--jwt-key", "/nonexistent/key.pem"]);
+    let error = Config::from_cli(cli).expect_err("no such file");
+    assert!(
+        error.to_string().contains("/nonexistent/key.pem"),
+        "{error}"
+    );
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let short = dir.path().join("short.key");
+    std::fs::write(&short, "too short").expect("write");
+    let cli = Cli::parse_from([
+        "mqttwire-bridge",
+        "--jwt-key",
+        short.to_str().expect("utf-8"),
+    ]);
+    let error = Config::from_cli(cli).expect_err("too short");
+    assert!(error.to_string().contains("at least 32 bytes"), "{error}");
+    let cli = Cli::parse_from([
+        "mqttwire-bridge",
+        "--transparent",
+        "--jwt-key",
+        short.to_str().expect("utf-8"),
+    ]);
+    assert!(Config::from_cli(cli).is_err());
+}
