@@ -5,9 +5,10 @@
 //! observer connected straight to mosquitto sees what really got through.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mqttwire::client::{ClientOptions, DisconnectedBy, Event, PublishError};
 use mqttwire::{Properties, ProtocolVersion, QoS, ReasonCode, TopicName, Will};
@@ -19,6 +20,12 @@ use mqttwire_tests::driver::subscription;
 use mqttwire_tests::steps::{WAIT, bounded, broker, connect, cut, options, publish, subscribe};
 use mqttwire_tests::{Bridge, ClientHandle, Events, Mosquitto, message, spawn};
 use serde_json::json;
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use ProtocolVersion::{V5, V311};
 
@@ -513,4 +520,185 @@ fn rejects_jwt_settings_without_a_key_and_unreadable_keys() {
         short.to_str().expect("utf-8"),
     ]);
     assert!(Config::from_cli(cli).is_err());
+}
+
+// ---- memory before authentication, and what the broker may send ----
+
+/// A raw WebSocket to the bridge offering `mqtt`.
+async fn raw_ws(bridge: &Bridge) -> WebSocketStream<TcpStream> {
+    let mut request = bridge.ws_url().into_client_request().expect("a request");
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
+    let stream = TcpStream::connect(bridge.addr()).await.expect("connects");
+    let (ws, _) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .expect("upgraded");
+    ws
+}
+
+/// Sends `bytes` as one binary message; how long until the bridge closed, and its close
+/// frame's code and reason.
+async fn closed_after(bridge: &Bridge, bytes: &[u8]) -> (Duration, Option<(CloseCode, String)>) {
+    let mut ws = raw_ws(bridge).await;
+    let sent = Instant::now();
+    ws.send(Message::Binary(Bytes::copy_from_slice(bytes)))
+        .await
+        .expect("sent");
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                break frame.map(|f| (f.code, f.reason.to_string()));
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(_)) | None) => break None,
+            Err(_) => panic!("the bridge did not close within 10 s"),
+        }
+    };
+    (sent.elapsed(), close)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_a_first_packet_that_is_not_connect_on_its_first_byte() {
+    bounded(async {
+        let broker = broker();
+        let config = Config {
+            connect_timeout: Duration::from_secs(5),
+            ..Config::default()
+        };
+        let bridge = start(&broker, config).await;
+        // A PUBLISH declaring 1 MiB (under the 4 MiB packet limit), of which 3 bytes come.
+        let (took, close) = closed_after(&bridge, &[0x30, 0x80, 0x80, 0x40, 1, 2, 3]).await;
+        assert!(
+            took < Duration::from_secs(1),
+            "waited {took:?} for a packet that is not CONNECT"
+        );
+        assert_eq!(close.map(|c| c.0), Some(CloseCode::Protocol));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caps_the_connect_at_its_own_small_size_before_buffering_it() {
+    bounded(async {
+        let broker = broker();
+        let config = Config {
+            connect_timeout: Duration::from_secs(5),
+            ..Config::default()
+        };
+        assert_eq!(config.max_connect_size, 64 * 1024, "the default");
+        let bridge = start(&broker, config).await;
+        // A CONNECT declaring 100,000 bytes (0xA0 0x8D 0x06), well under the packet limit.
+        let (took, close) = closed_after(&bridge, &[0x10, 0xA0, 0x8D, 0x06, 0x00, 0x04]).await;
+        assert!(
+            took < Duration::from_secs(1),
+            "waited {took:?} for an oversized CONNECT"
+        );
+        let (code, reason) = close.expect("a close frame");
+        assert_eq!(code, CloseCode::Protocol);
+        assert!(reason.contains("65536"), "{reason}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tells_the_broker_its_maximum_packet_size_so_an_oversized_retained_message_closes_nothing()
+{
+    bounded(async {
+        let broker = broker();
+        // A 32 KiB retained message, straight at mosquitto.
+        let (direct, mut direct_events, _) =
+            connect(&broker.tcp_url(), options(V5, "direct")).await;
+        let mut big = message("big/retained", vec![7u8; 32 * 1024], QoS::AtLeastOnce);
+        big.retain = true;
+        publish(&direct, &mut direct_events, big).await;
+        let bridge = start(
+            &broker,
+            Config {
+                max_packet_size: 16 * 1024,
+                ..Config::default()
+            },
+        )
+        .await;
+        let (client, mut events, _) = connect(&bridge.ws_url(), options(V5, "small-packets")).await;
+        subscribe(&client, &mut events, "big/#", QoS::AtLeastOnce).await;
+        publish(
+            &direct,
+            &mut direct_events,
+            message("big/small", "fits", QoS::AtLeastOnce),
+        )
+        .await;
+        let mut seen = Vec::new();
+        let outcome = events
+            .wait_map(WAIT, |e| match e {
+                Event::Message(p) => {
+                    seen.push(p.topic.to_string());
+                    (p.topic.as_str() == "big/small").then_some(Ok(()))
+                }
+                Event::Disconnected {
+                    by, reason_code, ..
+                } => Some(Err((by, reason_code))),
+                _ => None,
+            })
+            .await
+            .expect("the small message or a disconnect");
+        assert_eq!(
+            outcome,
+            Ok(()),
+            "the connection was closed; messages: {seen:?}"
+        );
+        assert_eq!(
+            seen,
+            ["big/small"],
+            "the oversized retained message is not sent"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepare_refuses_settings_out_of_range() {
+    use mqttwire_bridge::RunError;
+    let broker = broker();
+    let base = || config_for(&[&broker]);
+    let cases = [
+        (
+            "max_connections 0",
+            Config {
+                max_connections: 0,
+                ..base()
+            },
+        ),
+        (
+            "max_packet_size above MQTT's limit",
+            Config {
+                max_packet_size: u32::MAX,
+                ..base()
+            },
+        ),
+        (
+            "coalesce_limit usize::MAX",
+            Config {
+                coalesce_limit: usize::MAX,
+                ..base()
+            },
+        ),
+        (
+            "max_connect_size 0",
+            Config {
+                max_connect_size: 0,
+                ..base()
+            },
+        ),
+    ];
+    for (name, config) in cases {
+        let result = Bridge::start(config).await;
+        assert!(
+            matches!(
+                result,
+                Err(mqttwire_tests::BridgeError::Run(RunError::Config(_)))
+            ),
+            "{name}: {result:?}"
+        );
+    }
 }

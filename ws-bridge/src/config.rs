@@ -269,6 +269,10 @@ pub struct Cli {
     /// largest WebSocket message and frame [default: 4194304].
     #[arg(long, env = "MQTTWIRE_MAX_PACKET_SIZE", value_name = "BYTES")]
     pub max_packet_size: Option<u32>,
+    /// Largest CONNECT accepted, checked before it is buffered: what an unauthenticated
+    /// client can make the bridge hold [default: 65536].
+    #[arg(long, env = "MQTTWIRE_MAX_CONNECT_SIZE", value_name = "BYTES")]
+    pub max_connect_size: Option<u32>,
     /// Largest WebSocket message sent to a browser when coalescing packets [default: 65536].
     #[arg(long, env = "MQTTWIRE_COALESCE_LIMIT", value_name = "BYTES")]
     pub coalesce_limit: Option<usize>,
@@ -331,6 +335,7 @@ struct FileConfig {
     drain_timeout: Option<String>,
     max_header_size: Option<usize>,
     max_packet_size: Option<u32>,
+    max_connect_size: Option<u32>,
     coalesce_limit: Option<usize>,
     one_packet_per_message: Option<bool>,
     transparent: Option<bool>,
@@ -389,6 +394,8 @@ pub struct Config {
     pub max_header_size: usize,
     /// Largest MQTT packet / WebSocket message.
     pub max_packet_size: u32,
+    /// Largest CONNECT.
+    pub max_connect_size: u32,
     /// Largest coalesced message toward browsers.
     pub coalesce_limit: usize,
     /// One packet per WebSocket message toward browsers.
@@ -426,6 +433,7 @@ impl Default for Config {
             drain_timeout: Duration::from_secs(10),
             max_header_size: 8 * 1024,
             max_packet_size: 4 << 20,
+            max_connect_size: 64 * 1024,
             coalesce_limit: 64 * 1024,
             one_packet_per_message: false,
             transparent: false,
@@ -569,6 +577,10 @@ impl Config {
                 .max_packet_size
                 .or(file.max_packet_size)
                 .unwrap_or(d.max_packet_size),
+            max_connect_size: cli
+                .max_connect_size
+                .or(file.max_connect_size)
+                .unwrap_or(d.max_connect_size),
             coalesce_limit: cli
                 .coalesce_limit
                 .or(file.coalesce_limit)
@@ -616,9 +628,19 @@ impl Config {
             "must be at least 128 bytes",
         )?;
         range(
-            self.coalesce_limit >= 1,
+            self.max_packet_size <= mqttwire::MAX_PACKET_SIZE,
+            "max-packet-size",
+            "must be at most 268435455 bytes, MQTT's own limit",
+        )?;
+        range(
+            self.max_connect_size >= 128,
+            "max-connect-size",
+            "must be at least 128 bytes",
+        )?;
+        range(
+            (1..=16 << 20).contains(&self.coalesce_limit),
             "coalesce-limit",
-            "must be at least 1 byte",
+            "must be from 1 byte to 16 MiB",
         )?;
         range(
             !self.handshake_timeout.is_zero(),

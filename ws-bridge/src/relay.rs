@@ -7,6 +7,7 @@
 //! closes this one connection, with DISCONNECT and the 5.0 reason code where the version
 //! allows, and a close code and reason that name the broken rule.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,8 +16,8 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use mqttwire::{
-    ConnAck, Connect, DecodeError, Decoder, Disconnect, Frame, Packet, PacketType, ProtocolVersion,
-    ReasonCode,
+    ConnAck, Connect, DecodeError, Decoder, Disconnect, Frame, Packet, PacketType, Property,
+    ProtocolVersion, ReasonCode,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -105,9 +106,11 @@ where
     let config = &shared.config;
     let activity = Activity::new();
 
-    // Until CONNECT: nothing goes upstream, and garbage costs no broker connection.
-    let mut up_decoder =
-        Decoder::new(ProtocolVersion::V5).with_max_packet_size(config.max_packet_size);
+    // Until CONNECT: nothing goes upstream, and garbage costs no broker connection. The
+    // CONNECT has a smaller size limit of its own: before authentication a client can make
+    // the bridge hold no more than that.
+    let mut up_decoder = Decoder::new(ProtocolVersion::V5)
+        .with_max_packet_size(config.max_connect_size.min(config.max_packet_size));
     let first = if config.transparent {
         match tokio::time::timeout(config.connect_timeout, next_binary(&mut rx)).await {
             Ok(Ok(bytes)) => Ok((None, bytes)),
@@ -125,10 +128,11 @@ where
             Err(_) => Err(End::ConnectTimeout),
         }
     };
-    let (connect, first) = match first {
+    let (connect, mut first) = match first {
         Ok(first) => first,
         Err(end) => return finish(&shared, &mut tx, end, &client).await,
     };
+    up_decoder.set_max_packet_size(config.max_packet_size);
     let version = up_decoder.version();
     let enforcer = match connect.as_ref().map(|c| authorize(config, c)) {
         None | Some(Ok(None)) => None,
@@ -138,6 +142,13 @@ where
             return finish(&shared, &mut tx, end, &client).await;
         }
     };
+
+    if let Some(bytes) = connect
+        .as_ref()
+        .and_then(|c| clamp_maximum_packet_size(c, config.max_packet_size))
+    {
+        first = bytes;
+    }
 
     let (upstream, broker) = match shared.upstreams.connect(&shared.metrics).await {
         Ok(pair) => pair,
@@ -208,6 +219,17 @@ where
 {
     loop {
         let bytes = next_binary(rx).await?;
+        // [MQTT-3.1.0-1] refused on its first byte: a client that declares some other
+        // large packet is not waited for.
+        if decoder.buffered() == 0
+            && let Some(&first) = bytes.first()
+            && first >> 4 != PacketType::Connect as u8
+        {
+            return Err(match PacketType::from_nibble(first >> 4) {
+                Some(packet_type) => End::NotConnect(packet_type, None),
+                None => End::ClientViolation(DecodeError::ReservedPacketType(first >> 4), None),
+            });
+        }
         decoder.extend_bytes(bytes);
         match decoder.decode_frame() {
             // Whatever came after CONNECT stays in the decoder for `client_to_broker`.
@@ -220,6 +242,32 @@ where
             Err(error) => return Err(End::ClientViolation(error, None)),
         }
     }
+}
+
+/// A 5.0 CONNECT asking for packets larger than the bridge relays (or not saying) is
+/// forwarded with the bridge's limit as its Maximum Packet Size, so the broker never sends
+/// a packet the bridge would have to refuse (an oversized retained message would otherwise
+/// close the connection again on every reconnect). `None` when the CONNECT can go as it is.
+fn clamp_maximum_packet_size(connect: &Connect, max: u32) -> Option<Bytes> {
+    if connect.protocol != ProtocolVersion::V5 {
+        return None; // 3.1.1 cannot tell the broker
+    }
+    let asked = connect
+        .properties
+        .maximum_packet_size()
+        .map(NonZeroU32::get);
+    if asked.is_some_and(|asked| asked <= max) {
+        return None;
+    }
+    let mut clamped = connect.clone();
+    clamped
+        .properties
+        .set(Property::MaximumPacketSize(NonZeroU32::new(max)?));
+    let mut out = BytesMut::new();
+    Packet::Connect(clamped)
+        .encode(ProtocolVersion::V5, &mut out)
+        .ok()?;
+    Some(out.freeze())
 }
 
 /// Edge authentication and the ACL for one CONNECT: the connection's rules (`None` when no
@@ -374,6 +422,13 @@ where
         // Messages holding only part of a packet added nothing: nothing to write.
         if let Err(error) = write_out(up, &mut out).await {
             return ended.unwrap_or(End::BrokerError(error));
+        }
+        // An idle connection keeps at most a small buffer, as in the other direction.
+        if decoder.buffered() == 0 {
+            let buf = decoder.buffer_mut();
+            if buf.capacity() > KEEP_BUFFER {
+                *buf = BytesMut::new();
+            }
         }
         if let Some(reply_to) = reply_to {
             for reply in replies.drain(..) {

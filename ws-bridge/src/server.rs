@@ -31,7 +31,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::metrics::{Metrics, Refusal};
 use crate::relay::{Shared, relay};
 use crate::upstream::Upstreams;
@@ -58,6 +58,9 @@ pub enum RunError {
     /// No broker is configured.
     #[error("no broker configured")]
     NoBroker,
+    /// A setting is out of its range (a hand-built [`Config`] that [`Config::check`] refuses).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 /// A running bridge's view for its owner: its metrics.
@@ -93,6 +96,7 @@ pub async fn run(
 
 /// Builds the bridge without running it: for callers that want its [`Handle`].
 pub fn prepare(config: Config, shutdown: CancellationToken) -> Result<(Server, Handle), RunError> {
+    config.check()?;
     if config.brokers.is_empty() {
         return Err(RunError::NoBroker);
     }
@@ -398,7 +402,9 @@ impl Server {
             .read_buffer_size(4 * 1024)
             .write_buffer_size(0)
             .max_write_buffer_size(
-                config.max_packet_size as usize + config.coalesce_limit + 64 * 1024,
+                (config.max_packet_size as usize)
+                    .saturating_add(config.coalesce_limit)
+                    .saturating_add(64 * 1024),
             )
             .max_message_size(Some(config.max_packet_size as usize))
             .max_frame_size(Some(config.max_packet_size as usize));
