@@ -50,10 +50,14 @@ pub struct Frame {
     pub bytes: Bytes,
 }
 
-/// Takes one whole packet's bytes off the front of `buf`, or `None` if it is incomplete.
 /// At most this much room is kept after a large packet for the start of the next one.
 const NEXT_PACKET_ROOM: usize = 16 * 1024;
+/// The most reserved for a packet on the strength of its fixed header alone. A larger
+/// packet's buffer grows as its bytes arrive (to at most twice what arrived), so a peer
+/// cannot make the decoder hold memory it has only declared.
+const EAGER_RESERVE: usize = 128 * 1024;
 
+/// Takes one whole packet's bytes off the front of `buf`, or `None` if it is incomplete.
 fn split_frame(buf: &mut BytesMut, max: u32) -> Result<Option<(FixedHeader, Bytes)>, DecodeError> {
     let Some(header) = FixedHeader::peek(buf, max)? else {
         return Ok(None);
@@ -64,10 +68,16 @@ fn split_frame(buf: &mut BytesMut, max: u32) -> Result<Option<(FixedHeader, Byte
         // allocation of packets already decoded and dropped if it is large enough; else
         // allocate the packet's size and some room for the start of the next packet, which
         // usually arrives in the same read as this one's end (growing by doubling would
-        // copy the packet again and, for large packets, take fresh pages from the
-        // allocator each time).
+        // copy the packet again). Beyond EAGER_RESERVE only what arrived is trusted: the
+        // buffer then grows by doubling as the rest comes.
         if buf.capacity() < len && !buf.try_reclaim(len - buf.len()) {
-            let mut sized = BytesMut::with_capacity(len + len.min(NEXT_PACKET_ROOM));
+            let wanted = len + len.min(NEXT_PACKET_ROOM);
+            let capacity = if wanted <= EAGER_RESERVE {
+                wanted
+            } else {
+                wanted.min(buf.len().saturating_mul(2).max(EAGER_RESERVE))
+            };
+            let mut sized = BytesMut::with_capacity(capacity);
             sized.extend_from_slice(buf);
             *buf = sized;
         }
@@ -291,6 +301,38 @@ mod tests {
         0x30, 0x07, 0x00, 0x03, b'a', b'/', b'b', b'h', b'i', // PUBLISH a/b "hi"
         0x30, 0x07, 0x00, 0x03, b'a', b'/', b'c', b'h', b'o', // PUBLISH a/c "ho"
     ];
+
+    #[test]
+    fn grows_the_buffer_as_bytes_arrive_not_to_the_declared_size() {
+        let mut decoder = Decoder::new(ProtocolVersion::V311);
+        // PUBLISH declaring 4 MiB (0x80 0x80 0x80 0x02), then 10 bytes of it.
+        decoder.extend(&[
+            0x30, 0x80, 0x80, 0x80, 0x02, 0x00, 0x01, b't', 1, 2, 3, 4, 5, 6, 7,
+        ]);
+        assert_eq!(decoder.decode(), Ok(None));
+        assert!(
+            decoder.buf.capacity() <= EAGER_RESERVE,
+            "{}",
+            decoder.buf.capacity()
+        );
+        let mut sent = 15;
+        let chunk = [0u8; 64 * 1024];
+        while sent + chunk.len() <= 4 * 1024 * 1024 + 5 {
+            decoder.extend(&chunk);
+            sent += chunk.len();
+            assert!(
+                decoder.buf.capacity() <= 2 * sent.max(EAGER_RESERVE),
+                "{sent}: {}",
+                decoder.buf.capacity()
+            );
+        }
+        let rest = 4 * 1024 * 1024 + 5 - sent;
+        decoder.extend(&chunk[..rest]);
+        let Ok(Some(Packet::Publish(p))) = decoder.decode() else {
+            panic!("the whole packet");
+        };
+        assert_eq!(p.payload.len(), 4 * 1024 * 1024 - 3);
+    }
 
     #[test]
     fn decodes_whole_packets_in_bytes_without_copying() {

@@ -55,6 +55,10 @@ pub enum DecodeError {
         /// The field that did not fit.
         field: &'static str,
     },
+    /// More properties than [`MAX_PROPERTIES`](crate::MAX_PROPERTIES) in one
+    /// packet: each costs far more memory decoded than its bytes on the wire.
+    #[error("more than {0} properties in one packet")]
+    TooManyProperties(usize),
     /// Bytes were left over after the last field of the packet.
     #[error("[MQTT-2.1.4] {extra} bytes left over after the end of {packet}")]
     TrailingBytes {
@@ -161,6 +165,7 @@ impl DecodeError {
         use DecodeError::*;
         match self {
             PacketTooLarge { .. } => ReasonCode::PACKET_TOO_LARGE,
+            TooManyProperties(_) => ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR,
             InvalidProtocolName | UnsupportedProtocolLevel(_) => {
                 ReasonCode::UNSUPPORTED_PROTOCOL_VERSION
             }

@@ -48,7 +48,7 @@ pub use packet::{
     Ack, Auth, ConnAck, Connect, Disconnect, FixedHeader, Packet, Publish, RetainHandling, SubAck,
     Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
 };
-pub use property::{Properties, Property, PropertyId};
+pub use property::{MAX_PROPERTIES, Properties, Property, PropertyId};
 pub use reason::ReasonCode;
 pub use topic::{TopicError, TopicFilter, TopicName};
 pub use types::{PacketId, PacketType, ProtocolVersion, QoS};

@@ -11,6 +11,12 @@ use bytestring::ByteString;
 use crate::codec::{MAX_VAR_INT, Reader, field_len, put_field, put_var_int, str_len, var_int_len};
 use crate::error::{DecodeError, EncodeError};
 use crate::topic::TopicName;
+
+/// The most properties one packet may carry when decoded (user properties and
+/// subscription identifiers are the ones that repeat). A property of a few bytes on the
+/// wire takes tens of bytes decoded, so without a cap a large packet could cost its
+/// receiver an order of magnitude more memory than it sent.
+pub const MAX_PROPERTIES: usize = 1024;
 use crate::types::QoS;
 
 /// A property identifier (spec 2.2.2.2), as the raw byte. Every known id has a constant.
@@ -513,6 +519,9 @@ impl Properties {
                 return Err(DecodeError::DuplicateProperty(id));
             }
             seen |= bit;
+            if list.len() == MAX_PROPERTIES {
+                return Err(DecodeError::TooManyProperties(MAX_PROPERTIES));
+            }
             list.push(Property::read(id, &mut body)?);
         }
         Ok(Properties { list })

@@ -835,3 +835,40 @@ fn rejects_packet_too_large_from_the_fixed_header_alone() {
     let mut buf = BytesMut::from(&[0x30, 0xe8, 0x07][..]);
     assert_eq!(decode(&mut buf, V5, 1003), Ok(None));
 }
+
+/// A 5.0 PUBLISH to "t" carrying `n` empty user properties (5 bytes each on the wire).
+fn publish_with_user_properties(n: usize) -> BytesMut {
+    let var_int = |mut v: usize, out: &mut Vec<u8>| loop {
+        let byte = (v % 128) as u8;
+        v /= 128;
+        if v == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    };
+    let mut properties = Vec::new();
+    var_int(5 * n, &mut properties);
+    for _ in 0..n {
+        properties.extend_from_slice(&[0x26, 0x00, 0x00, 0x00, 0x00]); // user property "" = ""
+    }
+    let mut body = vec![0x00, 0x01, b't']; // topic "t", QoS 0: no packet identifier
+    body.extend_from_slice(&properties);
+    let mut packet = vec![0x30];
+    var_int(body.len(), &mut packet);
+    packet.extend_from_slice(&body);
+    BytesMut::from(&packet[..])
+}
+
+#[test]
+fn rejects_more_properties_than_max_properties_and_accepts_that_many() {
+    let mut at_limit = publish_with_user_properties(mqttwire::MAX_PROPERTIES);
+    assert!(matches!(decode(&mut at_limit, V5, u32::MAX), Ok(Some(_))));
+    let mut over = publish_with_user_properties(mqttwire::MAX_PROPERTIES + 1);
+    let error = decode(&mut over, V5, u32::MAX).expect_err("too many");
+    assert_eq!(error, TooManyProperties(mqttwire::MAX_PROPERTIES));
+    assert_eq!(
+        error.reason_code(),
+        ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR
+    );
+}
