@@ -20,6 +20,7 @@ use mqttwire_tests::driver::subscription;
 use mqttwire_tests::steps::{WAIT, bounded, broker, connect, cut, options, publish, subscribe};
 use mqttwire_tests::{Bridge, ClientHandle, Events, Mosquitto, message, spawn};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -701,4 +702,148 @@ async fn prepare_refuses_settings_out_of_range() {
             "{name}: {result:?}"
         );
     }
+}
+
+// ---- who a client is, for the per-client limit ----
+
+/// Sends a WebSocket upgrade (after `before`, e.g. a PROXY header) with `extra` header lines
+/// from `source`; returns the HTTP status (0 if closed without one) and the open socket.
+async fn upgrade_from(
+    source: &str,
+    bridge: &Bridge,
+    before: &str,
+    extra: &str,
+) -> (u16, TcpStream) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(format!("{source}:0").parse().expect("an address"))
+        .expect("bind");
+    let mut stream = socket.connect(bridge.addr()).await.expect("connects");
+    let request = format!(
+        "{before}GET /mqtt HTTP/1.1\r\nHost: bridge\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: mqtt\r\n{extra}\r\n"
+    );
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return (0, stream);
+    }
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match tokio::time::timeout(WAIT, stream.read(&mut byte)).await {
+            Ok(Ok(1)) => head.push(byte[0]),
+            Ok(_) => return (0, stream),
+            Err(_) => panic!("no answer to the upgrade"),
+        }
+    }
+    let status = String::from_utf8_lossy(&head)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, stream)
+}
+
+/// Whether the bridge closes `stream` (without sending anything) within a second.
+async fn closed_by_bridge(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 16];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_a_client_at_accept_so_idle_sockets_from_one_address_cannot_take_every_slot() {
+    bounded(async {
+        let broker = broker();
+        let config = Config {
+            max_connections: 4,
+            max_connections_per_ip: 2,
+            handshake_timeout: Duration::from_secs(20),
+            ..Config::default()
+        };
+        let bridge = start(&broker, config).await;
+        // Four sockets from 127.0.0.1 that never send a byte.
+        let mut idle = Vec::new();
+        for _ in 0..4 {
+            idle.push(TcpStream::connect(bridge.addr()).await.expect("connects"));
+        }
+        assert!(
+            !closed_by_bridge(&mut idle[0]).await,
+            "the first two are kept"
+        );
+        assert!(
+            closed_by_bridge(&mut idle[2]).await,
+            "the third is closed at once"
+        );
+        assert!(
+            closed_by_bridge(&mut idle[3]).await,
+            "the fourth is closed at once"
+        );
+        // Another address still gets in.
+        let (status, _ws) = upgrade_from("127.0.0.2", &bridge, "", "").await;
+        assert_eq!(status, 101, "a client from another address was refused");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_proxy_protocol_x_forwarded_for_cannot_choose_the_client_address() {
+    bounded(async {
+        let broker = broker();
+        let config = Config {
+            trusted_proxies: vec!["127.0.0.1/32".parse().expect("a network")],
+            proxy_protocol: true,
+            max_connections_per_ip: 1,
+            ..Config::default()
+        };
+        let bridge = start(&broker, config).await;
+        let proxy = "PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\n";
+        let (first, _held) = upgrade_from(
+            "127.0.0.1",
+            &bridge,
+            proxy,
+            "X-Forwarded-For: 198.51.100.1\r\n",
+        )
+        .await;
+        assert_eq!(first, 101);
+        // The same client behind the load balancer, claiming another address.
+        let (second, _) = upgrade_from(
+            "127.0.0.1",
+            &bridge,
+            proxy,
+            "X-Forwarded-For: 198.51.100.2\r\n",
+        )
+        .await;
+        assert_ne!(second, 101, "X-Forwarded-For overrode the PROXY address");
+        // Another PROXY source is another client.
+        let other = "PROXY TCP4 203.0.113.8 127.0.0.1 5556 80\r\n";
+        let (third, _held_too) = upgrade_from("127.0.0.1", &bridge, other, "").await;
+        assert_eq!(third, 101);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unparsable_x_forwarded_for_entry_is_its_own_client_not_the_proxy() {
+    bounded(async {
+        let broker = broker();
+        let config = Config {
+            trusted_proxies: vec!["127.0.0.1/32".parse().expect("a network")],
+            max_connections_per_ip: 1,
+            ..Config::default()
+        };
+        let bridge = start(&broker, config).await;
+        let (first, _held) =
+            upgrade_from("127.0.0.1", &bridge, "", "X-Forwarded-For: unknown\r\n").await;
+        assert_eq!(first, 101);
+        // The proxy's own request (no X-Forwarded-For) is another client.
+        let (second, _held_too) = upgrade_from("127.0.0.1", &bridge, "", "").await;
+        assert_eq!(second, 101, "the unparsable entry was counted as the proxy");
+        let (third, _) =
+            upgrade_from("127.0.0.1", &bridge, "", "X-Forwarded-For: unknown\r\n").await;
+        assert_eq!(third, 429);
+    })
+    .await;
 }

@@ -242,7 +242,9 @@ pub struct Cli {
     /// Most open connections in total [default: 10000].
     #[arg(long, env = "MQTTWIRE_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
-    /// Most open WebSocket connections per client IP [default: 100].
+    /// Most open connections (HTTP and WebSocket) per client: an IPv4 address or an IPv6
+    /// /64, counted at accept (behind a trusted proxy: its PROXY source, or the
+    /// X-Forwarded-For client at the upgrade) [default: 100].
     #[arg(long, env = "MQTTWIRE_MAX_CONNECTIONS_PER_IP", value_name = "N")]
     pub max_connections_per_ip: Option<usize>,
     /// Time allowed for the HTTP request and WebSocket handshake [default: 10s].
@@ -378,7 +380,7 @@ pub struct Config {
     pub proxy_protocol: bool,
     /// Connection limit in total.
     pub max_connections: usize,
-    /// WebSocket connection limit per client IP.
+    /// Connection limit per client (IPv4 address, IPv6 /64).
     pub max_connections_per_ip: usize,
     /// HTTP request and handshake deadline.
     pub handshake_timeout: Duration,

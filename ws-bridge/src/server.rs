@@ -2,11 +2,10 @@
 //! from trusted proxies, terminates TLS, and serves HTTP on each connection: the MQTT
 //! WebSocket endpoint, `/healthz`, `/metrics` and the web app.
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -15,7 +14,6 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use ipnet::IpNet;
 use ppp::{HeaderResult, PartialResult};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -32,15 +30,24 @@ use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
 use crate::config::{Config, ConfigError};
+use crate::limits::{ClientCounts, ClientGuard, ClientKey, forwarded_client, is_trusted};
 use crate::metrics::{Metrics, Refusal};
 use crate::relay::{Shared, relay};
 use crate::upstream::Upstreams;
 
 type Body = UnsyncBoxBody<Bytes, io::Error>;
 
-/// One of the `max_connections` slots, held while any clone lives: by the HTTP connection
-/// and, after an upgrade, by its relay, which outlives it.
-type Slot = Arc<OwnedSemaphorePermit>;
+/// One of the `max_connections` slots and, once the client is known, its count toward the
+/// per-client limit; held while any clone lives: by the HTTP connection and, after an
+/// upgrade, by its relay, which outlives it.
+type Slot = Arc<Held>;
+
+/// What a connection holds against the limits.
+#[derive(Debug)]
+struct Held {
+    _permit: OwnedSemaphorePermit,
+    client: Option<ClientGuard>,
+}
 
 /// Subprotocols accepted, in order of preference [MQTT-6.0.0-3].
 const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
@@ -123,7 +130,7 @@ pub fn prepare(config: Config, shutdown: CancellationToken) -> Result<(Server, H
         tls,
         files,
         permits,
-        per_ip: Arc::new(Mutex::new(HashMap::new())),
+        per_ip: ClientCounts::default(),
         tracker: TaskTracker::new(),
     };
     Ok((server, Handle { shared }))
@@ -136,7 +143,7 @@ pub struct Server {
     tls: Option<TlsAcceptor>,
     files: Option<ServeDir>,
     permits: Arc<Semaphore>,
-    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    per_ip: ClientCounts,
     tracker: TaskTracker,
 }
 
@@ -172,8 +179,7 @@ impl Server {
             };
             let _ = stream.set_nodelay(true);
             let server = self.clone();
-            self.tracker
-                .spawn(server.connection(stream, peer, Arc::new(permit)));
+            self.tracker.spawn(server.connection(stream, peer, permit));
         }
         drop(listener);
         tracing::info!(drain = ?self.shared.config.drain_timeout, "shutting down: no new connections");
@@ -182,15 +188,25 @@ impl Server {
         tracing::info!("shut down");
     }
 
-    async fn connection(self, mut stream: TcpStream, peer: SocketAddr, slot: Slot) {
+    async fn connection(
+        self,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        permit: OwnedSemaphorePermit,
+    ) {
         let config = &self.shared.config;
-        let trusted = is_trusted(&config.trusted_proxies, peer.ip());
+        let mut trusted = is_trusted(&config.trusted_proxies, peer.ip());
         let mut client = peer;
         if config.proxy_protocol && trusted {
             match tokio::time::timeout(config.handshake_timeout, read_proxy_header(&mut stream))
                 .await
             {
-                Ok(Ok(Some(source))) => client = source,
+                Ok(Ok(Some(source))) => {
+                    // The source the load balancer reports is the client: its own
+                    // X-Forwarded-For is believed only if it is a trusted proxy too.
+                    client = source;
+                    trusted = is_trusted(&config.trusted_proxies, source.ip());
+                }
                 Ok(Ok(None)) => {}
                 Ok(Err(error)) => {
                     self.shared.metrics.refused(Refusal::ProxyProtocol);
@@ -203,6 +219,26 @@ impl Server {
                 }
             }
         }
+        // A client is counted at once, before TLS and HTTP, so that one address cannot hold
+        // every slot with connections that never upgrade. Behind a trusted HTTP proxy the
+        // client is only known from X-Forwarded-For, at the upgrade.
+        let guard = if trusted {
+            None
+        } else {
+            let key = ClientKey::ip(client.ip());
+            match ClientGuard::acquire(&self.per_ip, key, config.max_connections_per_ip) {
+                Some(guard) => Some(guard),
+                None => {
+                    self.shared.metrics.refused(Refusal::MaxConnectionsPerIp);
+                    tracing::debug!(%client, "refused: too many connections from this client");
+                    return;
+                }
+            }
+        };
+        let slot = Arc::new(Held {
+            _permit: permit,
+            client: guard,
+        });
         match &self.tls {
             Some(acceptor) => {
                 match tokio::time::timeout(config.handshake_timeout, acceptor.accept(stream)).await
@@ -382,19 +418,25 @@ impl Server {
                 "offer the WebSocket subprotocol \"mqtt\" [MQTT-6.0.0-3]\n",
             );
         }
-        let client_ip = if trusted {
-            forwarded_client(headers, &config.trusted_proxies).unwrap_or(peer.ip())
-        } else {
-            peer.ip()
-        };
-        let Some(ip_guard) =
-            IpGuard::acquire(&self.per_ip, client_ip, config.max_connections_per_ip)
-        else {
-            return refuse(
-                Refusal::MaxConnectionsPerIp,
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many connections from your address\n",
-            );
+        // Counted at accept, or (behind a trusted HTTP proxy) now, by X-Forwarded-For.
+        let forwarded = match &slot.client {
+            Some(_) => None,
+            None => {
+                let key = trusted
+                    .then(|| forwarded_client(headers, &config.trusted_proxies))
+                    .flatten()
+                    .unwrap_or_else(|| ClientKey::ip(peer.ip()));
+                let Some(guard) =
+                    ClientGuard::acquire(&self.per_ip, key, config.max_connections_per_ip)
+                else {
+                    return refuse(
+                        Refusal::MaxConnectionsPerIp,
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too many connections from your address\n",
+                    );
+                };
+                Some(guard)
+            }
         };
         let accept = derive_accept_key(key.as_bytes());
         let shared = self.shared.clone();
@@ -408,7 +450,10 @@ impl Server {
             )
             .max_message_size(Some(config.max_packet_size as usize))
             .max_frame_size(Some(config.max_packet_size as usize));
-        let client = format!("{client_ip}:{}", peer.port());
+        let client = match forwarded.as_ref().or(slot.client.as_ref()) {
+            Some(guard) => format!("{} (port {})", guard.key(), peer.port()),
+            None => peer.to_string(),
+        };
         self.tracker.spawn(async move {
             match hyper::upgrade::on(req).await {
                 Ok(upgraded) => {
@@ -422,7 +467,7 @@ impl Server {
                 }
                 Err(error) => tracing::debug!(%client, %error, "upgrade failed"),
             }
-            drop(ip_guard);
+            drop(forwarded);
             drop(slot);
         });
         let mut response = Response::new(empty());
@@ -440,46 +485,6 @@ impl Server {
             );
         }
         response
-    }
-}
-
-/// Counts a client IP's open WebSocket connections while held.
-struct IpGuard {
-    map: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    ip: IpAddr,
-}
-
-impl IpGuard {
-    fn acquire(
-        map: &Arc<Mutex<HashMap<IpAddr, usize>>>,
-        ip: IpAddr,
-        max: usize,
-    ) -> Option<IpGuard> {
-        let mut counts = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let count = counts.entry(ip).or_insert(0);
-        if *count >= max {
-            return None;
-        }
-        *count += 1;
-        Some(IpGuard {
-            map: map.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for IpGuard {
-    fn drop(&mut self) {
-        let mut counts = self
-            .map
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(count) = counts.get_mut(&self.ip) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.ip);
-            }
-        }
     }
 }
 
@@ -541,25 +546,6 @@ fn origin_allowed(allowed: &[String], origin: Option<&HeaderValue>) -> bool {
         matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains(['/', ' ', '@'])
     });
     well_formed && allowed.contains(&origin)
-}
-
-fn is_trusted(networks: &[IpNet], ip: IpAddr) -> bool {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    };
-    networks.iter().any(|n| n.contains(&ip))
-}
-
-/// The client address from X-Forwarded-For: the right-most entry that is not a trusted proxy.
-fn forwarded_client(headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
-    let mut chain: Vec<IpAddr> = Vec::new();
-    for value in headers.get_all("x-forwarded-for") {
-        for entry in value.to_str().ok()?.split(',') {
-            chain.push(entry.trim().parse().ok()?);
-        }
-    }
-    chain.into_iter().rev().find(|ip| !is_trusted(trusted, *ip))
 }
 
 /// Reads a PROXY protocol v1 or v2 header, consuming exactly its bytes. `None` for a
@@ -691,17 +677,5 @@ mod tests {
             Some(&HeaderValue::from_static("null"))
         ));
         assert!(origin_allowed(&[], Some(&HeaderValue::from_static("null"))));
-    }
-
-    #[test]
-    fn takes_the_client_from_x_forwarded_for_past_trusted_proxies() {
-        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net")];
-        let h = headers(&[("x-forwarded-for", "203.0.113.7, 10.1.1.1")]);
-        assert_eq!(
-            forwarded_client(&h, &trusted),
-            Some("203.0.113.7".parse().expect("ip"))
-        );
-        let h = headers(&[("x-forwarded-for", "garbage")]);
-        assert_eq!(forwarded_client(&h, &trusted), None);
     }
 }
