@@ -264,10 +264,11 @@ async fn refuses_connection_over_per_ip_limit_and_serves_the_others() {
         max_connections_per_ip: 2,
         ..Config::default()
     };
+    // Counted at accept, before any HTTP: the socket is closed.
     bounded(refuses_connection_over_limit(
         limited,
         "per-ip",
-        Outcome::Http(429),
+        Outcome::Dropped,
         "MaxConnectionsPerIp",
     ))
     .await;
