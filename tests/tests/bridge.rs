@@ -3,7 +3,8 @@
 //! the handshake's refusals and limits, more than forty malformed or hostile inputs each
 //! closed as expected while a healthy client on the same bridge keeps exchanging messages,
 //! broker restart, failover and round robin, graceful shutdown, wss, `/healthz` and
-//! `/metrics`. Every wait is bounded.
+//! `/metrics`, and the web app's files (security headers, no dotfiles, no symlinks or
+//! redirects off the site, no server errors). Every wait is bounded.
 //!
 //! Run with `--nocapture` to see each hostile case's outcome and time.
 
@@ -1006,6 +1007,291 @@ async fn serves_healthz_and_metrics_with_refusals_by_reason() {
     .await;
 }
 
+// ---- the web app's files ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_files_with_nosniff_csp_and_referrer_policy_even_on_404() {
+    bounded(async {
+        let site = site();
+        let bridge = serving(site.path()).await;
+        for (method, target, status) in [
+            ("GET", "/", 200),
+            ("GET", "/index.html", 200),
+            ("HEAD", "/index.html", 200),
+            ("GET", "/sub", 307),
+            ("GET", "/missing.txt", 404),
+            ("GET", "/.env", 404),
+        ] {
+            let response = fetch(bridge.addr(), method, target, &[]).await;
+            assert_eq!(response.status, status, "{method} {target}");
+            assert_eq!(
+                response.header("x-content-type-options"),
+                Some("nosniff"),
+                "{method} {target}"
+            );
+            assert_eq!(
+                response.header("referrer-policy"),
+                Some("no-referrer"),
+                "{method} {target}"
+            );
+            let policy = response
+                .header("content-security-policy")
+                .unwrap_or_else(|| panic!("{method} {target}: no Content-Security-Policy"));
+            for directive in [
+                "default-src 'self'",
+                // WebAssembly.instantiateStreaming needs 'wasm-unsafe-eval' in Chromium.
+                "script-src 'self' 'wasm-unsafe-eval'",
+                // The npm package's timer worker starts from a blob: URL.
+                "worker-src 'self' blob:",
+                "connect-src 'self' ws: wss:",
+                "object-src 'none'",
+                "base-uri 'self'",
+                "frame-ancestors 'none'",
+            ] {
+                assert!(
+                    policy.split(';').any(|d| d.trim() == directive),
+                    "{method} {target}: {directive:?} missing from {policy:?}"
+                );
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_dotfiles_and_anything_under_a_dot_directory() {
+    bounded(async {
+        let site = site();
+        let root = site.path();
+        write(root, ".env", "SECRET=dotfile");
+        write(root, ".git/config", "SECRET=git");
+        write(root, ".git/index.html", "SECRET=git index");
+        write(root, ".well-known/x.txt", "SECRET=well-known");
+        write(root, "sub/.hidden", "SECRET=hidden");
+        // A link inside the directory is no way round.
+        symlink(".env", root.join("dotted.txt"));
+        let bridge = serving(root).await;
+        for target in [
+            "/.env",
+            "/%2Eenv",
+            "/%2eenv",
+            "/./.env",
+            "/.git/config",
+            "/.git/",
+            "/.git",
+            "/.well-known/x.txt",
+            "/sub/.hidden",
+            "/sub/%2Ehidden",
+            "/sub%2F.hidden",
+            "/dotted.txt",
+        ] {
+            for method in ["GET", "HEAD"] {
+                let response = fetch(bridge.addr(), method, target, &[]).await;
+                assert_eq!(response.status, 404, "{method} {target}");
+                assert!(!response.text().contains("SECRET"), "{method} {target}");
+            }
+        }
+        assert_eq!(http_get(bridge.addr(), "/sub/visible.txt").await.0, 200);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_symlinks_out_of_the_served_directory_and_follows_those_within() {
+    bounded(async {
+        let parent = tempfile::tempdir().expect("a temporary directory");
+        let root = parent.path().join("site");
+        let outside = parent.path().join("outside");
+        fill_site(&root);
+        write(&outside, "secret.txt", "SECRET=outside");
+        write(&outside, "index.html", "SECRET=outside index");
+        symlink(outside.join("secret.txt"), root.join("leak.txt"));
+        symlink("../outside/secret.txt", root.join("up.txt"));
+        symlink("../outside", root.join("out"));
+        std::fs::create_dir(root.join("linked")).expect("a directory");
+        symlink("../../outside/index.html", root.join("linked/index.html"));
+        // The brotli variant of a real file leads out: the file itself is served instead.
+        symlink("../outside/secret.txt", root.join("app.js.br"));
+        // Links that stay inside.
+        symlink("sub/visible.txt", root.join("alias.txt"));
+        symlink("sub", root.join("alias-dir"));
+        let bridge = serving(&root).await;
+
+        for target in [
+            "/leak.txt",
+            "/up.txt",
+            "/out",
+            "/out/",
+            "/out/secret.txt",
+            "/linked/",
+            "/linked/index.html",
+        ] {
+            for method in ["GET", "HEAD"] {
+                let response = fetch(bridge.addr(), method, target, &[]).await;
+                assert_eq!(response.status, 404, "{method} {target}");
+                assert!(!response.text().contains("SECRET"), "{method} {target}");
+            }
+        }
+        let app = fetch(
+            bridge.addr(),
+            "GET",
+            "/app.js",
+            &[("Accept-Encoding", "br")],
+        )
+        .await;
+        assert_eq!(app.status, 200);
+        assert_eq!(app.header("content-encoding"), None);
+        assert_eq!(app.text(), APP_JS);
+
+        for target in ["/alias.txt", "/alias-dir/visible.txt"] {
+            let response = fetch(bridge.addr(), "GET", target, &[]).await;
+            assert_eq!(
+                (response.status, response.text().as_str()),
+                (200, VISIBLE),
+                "{target}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn never_redirects_off_the_site() {
+    bounded(async {
+        let site = site();
+        let root = site.path();
+        for dir in ["evil.example", "\\evil", "evil.example/x"] {
+            std::fs::create_dir_all(root.join(dir)).expect("a directory");
+        }
+        let bridge = serving(root).await;
+        for target in [
+            "//evil.example",
+            "///evil.example",
+            "//evil.example/x",
+            "/\\evil",
+            "/%5Cevil",
+            "/%2F%2Fevil.example",
+            "/.//evil.example",
+        ] {
+            let response = fetch(bridge.addr(), "GET", target, &[]).await;
+            if let Some(location) = response.header("location") {
+                assert!(
+                    stays_on_site(location),
+                    "{target}: {} to {location:?}",
+                    response.status
+                );
+            } else {
+                assert_eq!(response.status, 404, "{target}");
+            }
+        }
+        // A directory without its trailing slash still redirects, on the site.
+        let response = fetch(bridge.addr(), "GET", "/evil.example", &[]).await;
+        assert_eq!(
+            (response.status, response.header("location")),
+            (307, Some("/evil.example/"))
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_404_for_a_path_component_longer_than_name_max() {
+    bounded(async {
+        let site = site();
+        let bridge = serving(site.path()).await;
+        let long = "a".repeat(300);
+        for target in [
+            format!("/{long}"),
+            format!("/{long}/"),
+            format!("/{long}.js"),
+            format!("/sub/{long}"),
+            format!("/sub/{long}/visible.txt"),
+        ] {
+            for method in ["GET", "HEAD"] {
+                for encoding in ["identity", "br, gzip"] {
+                    let accept = [("Accept-Encoding", encoding)];
+                    let response = fetch(bridge.addr(), method, &target, &accept).await;
+                    assert_eq!(response.status, 404, "{method} {target} ({encoding})");
+                }
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_no_request_path_with_a_server_error() {
+    bounded(async {
+        let site = site();
+        let root = site.path();
+        symlink("loop", root.join("loop"));
+        symlink("b", root.join("a"));
+        symlink("a", root.join("b"));
+        let bridge = serving(root).await;
+        let beyond_path_max = format!("/{}", "b".repeat(250)).repeat(20);
+        let deep = "/d".repeat(1000);
+        for target in [
+            beyond_path_max.as_str(),
+            deep.as_str(),
+            "/loop",
+            "/loop/",
+            "/a/x",
+            "/%00",
+            "/a%00b",
+            "/%ff",
+            "/%c0%ae%c0%ae/",
+            "/%",
+            "/%zz",
+            "/..%2f..%2fetc%2fpasswd",
+            "/%2e%2e/%2e%2e/etc/passwd",
+            "/sub/../../etc/passwd",
+            "/index.html/",
+            "/index.html/x",
+            "/sub/visible.txt/",
+            "/?x=1",
+            "/sub?x=%00",
+            "/~",
+            "/*",
+        ] {
+            for method in ["GET", "HEAD"] {
+                let response = fetch(bridge.addr(), method, target, &[]).await;
+                assert!(
+                    response.status < 500,
+                    "{method} {}: {}",
+                    &target[..target.len().min(40)],
+                    response.status
+                );
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_404_for_a_fifo_without_waiting_on_it() {
+    bounded(async {
+        let site = site();
+        let fifo = site.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success(), "mkfifo");
+        let bridge = serving(site.path()).await;
+        for method in ["GET", "HEAD"] {
+            let request = fetch(bridge.addr(), method, "/fifo", &[]);
+            let Ok(response) = timeout(Duration::from_secs(2), request).await else {
+                // The bridge is stuck opening the FIFO: open its other end, which a reader
+                // waits on, so that the runtime can end; then fail.
+                drop(std::fs::OpenOptions::new().write(true).open(&fifo));
+                panic!("{method} /fifo: no response in time");
+            };
+            assert_eq!(response.status, 404, "{method} /fifo");
+        }
+    })
+    .await;
+}
+
 // ---- hostile cases: the runner ----
 
 /// What a client saw when the bridge was done with its input.
@@ -1654,6 +1940,122 @@ async fn retry_handshake(addr: SocketAddr) -> (Client, Option<String>) {
             Err(outcome) if began.elapsed() > WAIT => panic!("still refused: {outcome:?}"),
             Err(_) => sleep(Duration::from_millis(20)).await,
         }
+    }
+}
+
+// ---- the web app's files: by hand ----
+
+/// The body of `app.js` in [`site`].
+const APP_JS: &str = "console.log('app');\n";
+/// The body of `sub/visible.txt` in [`site`].
+const VISIBLE: &str = "visible\n";
+
+/// A web app directory: `index.html`, `app.js` and `sub/visible.txt`.
+fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    fill_site(dir.path());
+    dir
+}
+
+fn fill_site(root: &std::path::Path) {
+    write(root, "index.html", "<!doctype html><title>app</title>\n");
+    write(root, "app.js", APP_JS);
+    write(root, "sub/visible.txt", VISIBLE);
+}
+
+/// Writes `contents` to `path` under `root`, making its directories.
+fn write(root: &std::path::Path, path: &str, contents: &str) {
+    let path = root.join(path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("a directory");
+    }
+    std::fs::write(path, contents).expect("a file written");
+}
+
+fn symlink(target: impl AsRef<std::path::Path>, link: std::path::PathBuf) {
+    std::os::unix::fs::symlink(target, link).expect("a symlink");
+}
+
+/// A bridge serving `dir`. Its broker is never dialled: no WebSocket connects.
+async fn serving(dir: &std::path::Path) -> Bridge {
+    start(Config {
+        brokers: vec![broker_url(9)],
+        serve: Some(dir.to_owned()),
+        ..Config::default()
+    })
+    .await
+}
+
+/// True if a browser reads `location` as a path on the same site: one '/', then no '/' or
+/// '\' (which browsers read as '/'), and nothing but visible ASCII (browsers drop tabs and
+/// newlines).
+fn stays_on_site(location: &str) -> bool {
+    let bytes = location.as_bytes();
+    bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && bytes.iter().all(|b| b.is_ascii_graphic() && *b != b'\\')
+}
+
+/// An HTTP response read to its end.
+struct Fetched {
+    status: u16,
+    /// Names in lower case, in the order sent.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Fetched {
+    /// The first value of the header `name` (lower case).
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// `method target` with `headers` and `Connection: close`; the target goes out exactly as
+/// written, with no normalization.
+async fn fetch(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> Fetched {
+    let mut request =
+        format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("request written");
+    let mut response = Vec::new();
+    timeout(WAIT, stream.read_to_end(&mut response))
+        .await
+        .unwrap_or_else(|_| panic!("{method} {target}: no response in time"))
+        .expect("a response");
+    let end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head");
+    let head = String::from_utf8_lossy(&response[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.get(9..12))
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Fetched {
+        status,
+        headers,
+        body: response[end + 4..].to_vec(),
     }
 }
 

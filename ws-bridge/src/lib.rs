@@ -25,6 +25,7 @@ mod config;
 #[cfg(feature = "embedded-broker")]
 pub mod embedded;
 mod enforce;
+mod files;
 mod limits;
 mod metrics;
 mod relay;

@@ -26,10 +26,9 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower::ServiceExt;
-use tower_http::services::ServeDir;
 
 use crate::config::{Config, ConfigError};
+use crate::files::Files;
 use crate::limits::{ClientCounts, ClientGuard, ClientKey, forwarded_client, is_trusted};
 use crate::metrics::{Metrics, Refusal};
 use crate::relay::{Shared, relay};
@@ -112,12 +111,7 @@ pub fn prepare(config: Config, shutdown: CancellationToken) -> Result<(Server, H
         None => None,
     };
     let upstreams = Upstreams::new(&config).map_err(RunError::BrokerCa)?;
-    let files = config.serve.as_ref().map(|dir| {
-        ServeDir::new(dir)
-            .precompressed_br()
-            .precompressed_gzip()
-            .append_index_html_on_directories(true)
-    });
+    let files = config.serve.as_deref().map(Files::new);
     let permits = Arc::new(Semaphore::new(config.max_connections));
     let shared = Arc::new(Shared {
         config,
@@ -141,7 +135,7 @@ pub fn prepare(config: Config, shutdown: CancellationToken) -> Result<(Server, H
 pub struct Server {
     shared: Arc<Shared>,
     tls: Option<TlsAcceptor>,
-    files: Option<ServeDir>,
+    files: Option<Files>,
     permits: Arc<Semaphore>,
     per_ip: ClientCounts,
     tracker: TaskTracker,
@@ -325,27 +319,9 @@ impl Server {
     }
 
     async fn file(&self, req: Request<Incoming>) -> Response<Body> {
-        let Some(files) = self.files.clone() else {
-            return text(StatusCode::NOT_FOUND, "not found\n");
-        };
-        let immutable = req.uri().path().starts_with("/assets/");
-        match files.oneshot(req).await {
-            Ok(response) => {
-                let mut response =
-                    response.map(|body| body.map_err(io::Error::other).boxed_unsync());
-                let cache = if immutable {
-                    "public, max-age=31536000, immutable"
-                } else {
-                    "no-cache"
-                };
-                if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
-                    response
-                        .headers_mut()
-                        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-                }
-                response
-            }
-            Err(error) => match error {},
+        match &self.files {
+            Some(files) => files.serve(req).await,
+            None => text(StatusCode::NOT_FOUND, "not found\n"),
         }
     }
 
