@@ -847,3 +847,119 @@ async fn an_unparsable_x_forwarded_for_entry_is_its_own_client_not_the_proxy() {
     })
     .await;
 }
+
+// ---- deadlines: a peer that stops reading ----
+
+/// Pipelines `GET /metrics` requests on `stream` without ever reading the answers, until a
+/// write fails (the bridge closed the connection) or `within` passes; how long it took.
+async fn pipeline_without_reading(mut stream: TcpStream, within: Duration) -> Option<Duration> {
+    let requests = "GET /metrics HTTP/1.1\r\nHost: bridge\r\n\r\n".repeat(256);
+    let began = Instant::now();
+    let flood = async { while stream.write_all(requests.as_bytes()).await.is_ok() {} };
+    tokio::time::timeout(within, flood)
+        .await
+        .ok()
+        .map(|()| began.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closes_an_http_client_that_pipelines_requests_and_never_reads() {
+    bounded(async {
+        let broker = broker();
+        let config = Config {
+            write_timeout: Duration::from_secs(1),
+            ..Config::default()
+        };
+        let bridge = start(&broker, config).await;
+        let stream = TcpStream::connect(bridge.addr()).await.expect("connects");
+        let took = pipeline_without_reading(stream, Duration::from_secs(15)).await;
+        assert!(
+            took.is_some(),
+            "the bridge kept answering a client that never reads"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closes_a_websocket_client_that_stops_reading() {
+    bounded(async {
+        let broker = broker();
+        let config = Config {
+            write_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::ZERO,
+            ..Config::default()
+        };
+        let bridge = start(&broker, config).await;
+        let mut ws = raw_ws(&bridge).await;
+        let connect_bytes = [
+            0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01,
+            b's',
+        ];
+        let subscribe = [
+            0x82, 0x0a, 0x00, 0x01, 0x00, 0x05, b'f', b'l', b'o', b'o', b'd', 0x00,
+        ];
+        ws.send(Message::Binary(Bytes::copy_from_slice(&connect_bytes)))
+            .await
+            .expect("CONNECT");
+        ws.send(Message::Binary(Bytes::copy_from_slice(&subscribe)))
+            .await
+            .expect("SUBSCRIBE");
+        let mut acks = 0;
+        while acks < 2 {
+            if let Some(Ok(Message::Binary(_))) = ws.next().await {
+                acks += 1; // CONNACK, SUBACK
+            }
+        }
+        assert_eq!(bridge.handle().open_connections(), 1);
+        // From now on the client reads nothing; 32 MiB are published to it.
+        let (publisher, mut events, _) = connect(&broker.tcp_url(), options(V311, "flooder")).await;
+        let flood = async {
+            for _ in 0..512 {
+                publish(
+                    &publisher,
+                    &mut events,
+                    message("flood", vec![0u8; 64 * 1024], QoS::AtMostOnce),
+                )
+                .await;
+            }
+        };
+        let closed = async {
+            while bridge.handle().open_connections() > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::select! {
+            () = closed => {}
+            () = async { flood.await; tokio::time::sleep(Duration::from_secs(10)).await } => {
+                panic!("the relay still waits on a client that reads nothing");
+            }
+        }
+        drop(ws);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_within_its_limit_whatever_a_client_does() {
+    bounded(async {
+        let broker = broker();
+        let config = Config {
+            write_timeout: Duration::from_secs(60),
+            drain_timeout: Duration::from_millis(200),
+            ..Config::default()
+        };
+        let mut bridge = start(&broker, config).await;
+        let stream = TcpStream::connect(bridge.addr()).await.expect("connects");
+        // A client stuck in the middle of reading its answers.
+        let stuck = tokio::spawn(pipeline_without_reading(stream, Duration::from_secs(25)));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        bridge.shutdown();
+        assert!(
+            bridge.stopped(Duration::from_secs(8)).await,
+            "shutdown hung on the stuck client"
+        );
+        stuck.abort();
+    })
+    .await;
+}

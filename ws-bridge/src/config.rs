@@ -257,6 +257,10 @@ pub struct Cli {
     /// so within twice this); 0 turns it off [default: 5m].
     #[arg(long, env = "MQTTWIRE_IDLE_TIMEOUT", value_name = "DURATION")]
     pub idle_timeout: Option<String>,
+    /// Close a connection whose peer (browser or broker) reads nothing for this long while
+    /// the bridge has something to send it [default: 30s].
+    #[arg(long, env = "MQTTWIRE_WRITE_TIMEOUT", value_name = "DURATION")]
+    pub write_timeout: Option<String>,
     /// Time allowed to open the upstream connection to one broker [default: 5s].
     #[arg(long, env = "MQTTWIRE_UPSTREAM_TIMEOUT", value_name = "DURATION")]
     pub upstream_timeout: Option<String>,
@@ -333,6 +337,7 @@ struct FileConfig {
     handshake_timeout: Option<String>,
     connect_timeout: Option<String>,
     idle_timeout: Option<String>,
+    write_timeout: Option<String>,
     upstream_timeout: Option<String>,
     drain_timeout: Option<String>,
     max_header_size: Option<usize>,
@@ -388,6 +393,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Idle timeout; zero turns it off.
     pub idle_timeout: Duration,
+    /// Deadline for a write to make progress.
+    pub write_timeout: Duration,
     /// Deadline to open one upstream connection.
     pub upstream_timeout: Duration,
     /// Drain time on shutdown.
@@ -431,6 +438,7 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
+            write_timeout: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(10),
             max_header_size: 8 * 1024,
@@ -559,6 +567,12 @@ impl Config {
                 file.idle_timeout,
                 d.idle_timeout,
             )?,
+            write_timeout: duration(
+                "write-timeout",
+                cli.write_timeout,
+                file.write_timeout,
+                d.write_timeout,
+            )?,
             upstream_timeout: duration(
                 "upstream-timeout",
                 cli.upstream_timeout,
@@ -652,6 +666,11 @@ impl Config {
         range(
             !self.connect_timeout.is_zero(),
             "connect-timeout",
+            "must be above zero",
+        )?;
+        range(
+            !self.write_timeout.is_zero(),
+            "write-timeout",
             "must be above zero",
         )?;
         range(

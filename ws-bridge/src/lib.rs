@@ -22,6 +22,7 @@
 pub mod acl;
 pub mod auth;
 mod config;
+mod deadline;
 #[cfg(feature = "embedded-broker")]
 pub mod embedded;
 mod enforce;

@@ -75,30 +75,37 @@ async fn embedded_broker() -> Result<mqttwire_bridge::BrokerUrl, Box<dyn std::er
     Err("no --broker given, and this build has no embedded broker (feature embedded-broker)".into())
 }
 
-/// Cancels `shutdown` on SIGTERM or SIGINT.
+/// Cancels `shutdown` on SIGTERM or SIGINT (the drain begins); a second signal exits at
+/// once, as an operator who presses Ctrl-C twice expects.
 async fn signals(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot watch SIGTERM");
-                    let _ = ctrl_c.await;
-                    shutdown.cancel();
-                    return;
-                }
-            };
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => Some(term),
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGTERM");
+            None
+        }
+    };
+    for first in [true, false] {
+        #[cfg(unix)]
         tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+            Some(()) = async {
+                match &mut term {
+                    Some(term) => term.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        if first {
+            tracing::info!("signal received: draining (a second signal exits at once)");
+            shutdown.cancel();
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("signal received: draining");
-    shutdown.cancel();
+    tracing::warn!("second signal received: exiting without waiting for connections");
+    std::process::exit(130);
 }
 
 fn init_logging(format: LogFormat) {

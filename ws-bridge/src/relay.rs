@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::acl::ClientAcl;
 use crate::config::Config;
+use crate::deadline::WriteDeadline;
 use crate::enforce::{Enforcer, SubAcks, Verdict};
 use crate::metrics::{Direction, DirectionCounters, Metrics, Refusal};
 use crate::upstream::Upstreams;
@@ -176,6 +177,7 @@ where
         }
     };
     tracing::debug!(%client, %broker, %version, "relaying");
+    let upstream = WriteDeadline::new(upstream, config.write_timeout);
     let (up_read, mut up_write) = tokio::io::split(upstream);
     shared.metrics.bytes(Direction::Upstream, first.len());
     if !config.transparent {

@@ -6,6 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, ConfigError};
+use crate::deadline::WriteDeadline;
 use crate::files::Files;
 use crate::limits::{ClientCounts, ClientGuard, ClientKey, forwarded_client, is_trusted};
 use crate::metrics::{Metrics, Refusal};
@@ -47,6 +49,9 @@ struct Held {
     _permit: OwnedSemaphorePermit,
     client: Option<ClientGuard>,
 }
+
+/// After the drain time, how long shutdown waits at most for the last connections to close.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Subprotocols accepted, in order of preference [MQTT-6.0.0-3].
 const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
@@ -176,10 +181,19 @@ impl Server {
             self.tracker.spawn(server.connection(stream, peer, permit));
         }
         drop(listener);
-        tracing::info!(drain = ?self.shared.config.drain_timeout, "shutting down: no new connections");
+        let drain = self.shared.config.drain_timeout;
+        tracing::info!(?drain, "shutting down: no new connections");
         self.tracker.close();
-        self.tracker.wait().await;
-        tracing::info!("shut down");
+        // Relays close themselves after the drain time, and every close is bounded by the
+        // write timeout; this bounds the whole, whatever a peer does.
+        let limit = drain + self.shared.config.write_timeout.min(CLOSE_GRACE);
+        match tokio::time::timeout(limit, self.tracker.wait()).await {
+            Ok(()) => tracing::info!("shut down"),
+            Err(_) => tracing::warn!(
+                left = self.tracker.len(),
+                "shut down with connections still closing after {limit:?}"
+            ),
+        }
     }
 
     async fn connection(
@@ -233,6 +247,7 @@ impl Server {
             _permit: permit,
             client: guard,
         });
+        let stream = WriteDeadline::new(stream, config.write_timeout);
         match &self.tls {
             Some(acceptor) => {
                 match tokio::time::timeout(config.handshake_timeout, acceptor.accept(stream)).await
