@@ -20,6 +20,13 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   esac
 done
 [[ " ${args[*]-} " == *" --listen"* ]] || args+=(--listen "$listen")
+# The bridge refuses browsers from origins it was not told of: the demo's own pages, by
+# address and, on loopback, by name.
+if [[ " ${args[*]-} " != *" --origin"* ]]; then
+  args+=(--origin "http://$listen")
+  port=${listen##*:}
+  case "$listen" in 127.0.0.1:* | localhost:* | \[::1\]:*) args+=(--origin "http://localhost:$port" --origin "http://127.0.0.1:$port") ;; esac
+fi
 
 step() { printf '\n==> %s\n' "$*"; }
 

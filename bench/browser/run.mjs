@@ -80,7 +80,7 @@ writeFileSync(join(dir, 'm.conf'), `listener ${mqttPort} 127.0.0.1\nallow_anonym
 children.push(spawn('/usr/sbin/mosquitto', ['-c', join(dir, 'm.conf')], { stdio: 'ignore' }));
 await waitPort(mqttPort);
 const bridgePort = await freePort();
-children.push(spawn(join(root, 'target/release/mqttwire-bridge'), ['--listen', `127.0.0.1:${bridgePort}`, '--broker', `mqtt://127.0.0.1:${mqttPort}`], { stdio: 'ignore', env: { ...process.env, RUST_LOG: 'warn' } }));
+children.push(spawn(join(root, 'target/release/mqttwire-bridge'), ['--listen', `127.0.0.1:${bridgePort}`, '--broker', `mqtt://127.0.0.1:${mqttPort}`, '--origin', '*'], { stdio: 'ignore', env: { ...process.env, RUST_LOG: 'warn' } }));
 await waitPort(bridgePort);
 const wsUrl = `ws://127.0.0.1:${bridgePort}/mqtt`;
 

@@ -35,7 +35,7 @@ const mosquitto = await startMosquitto(work, ['max_queued_messages 1000']);
 const mqttPort = mosquitto.port;
 
 const bridgePort = await freePort();
-const bridgeArgs = ['--listen', `127.0.0.1:${bridgePort}`, '--broker', `mqtt://127.0.0.1:${mqttPort}`, '--serve', dist];
+const bridgeArgs = ['--listen', `127.0.0.1:${bridgePort}`, '--broker', `mqtt://127.0.0.1:${mqttPort}`, '--serve', dist, '--origin', `http://127.0.0.1:${bridgePort}`];
 let bridge = null;
 async function startBridge() {
   bridge = startLogged('bridge', bridgeBin, bridgeArgs);

@@ -157,7 +157,7 @@ async fn carries_1_mib_message_both_ways_v5() {
 // ---- the handshake: subprotocol, origin, limits ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rejects_websocket_without_mqtt_subprotocol_and_accepts_mqttv3_1() {
+async fn rejects_websocket_without_mqtt_subprotocol_or_offering_only_mqttv3_1() {
     bounded(async {
         let (_broker, bridge) = bridged(Config::default()).await;
         let addr = bridge.addr();
@@ -179,11 +179,12 @@ async fn rejects_websocket_without_mqtt_subprotocol_and_accepts_mqttv3_1() {
             2
         );
 
-        // The older name is accepted, and `mqtt` preferred when both are offered.
+        // MQTT 3.1's name is not offered back: the bridge does not speak MQTT 3.1.
         let old = [("Sec-WebSocket-Protocol", "mqttv3.1")];
-        let (mut client, protocol) = handshake(addr, V311, &old).await.expect("upgraded");
-        assert_eq!(protocol.as_deref(), Some("mqttv3.1"));
-        client.handshake("old-name").await;
+        assert_eq!(
+            handshake(addr, V311, &old).await.err(),
+            Some(Outcome::Http(400))
+        );
         let both = [("Sec-WebSocket-Protocol", "mqttv3.1, mqtt")];
         let (mut client, protocol) = handshake(addr, V5, &both).await.expect("upgraded");
         assert_eq!(protocol.as_deref(), Some("mqtt"));

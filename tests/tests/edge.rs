@@ -769,17 +769,14 @@ async fn counts_a_client_at_accept_so_idle_sockets_from_one_address_cannot_take_
         for _ in 0..4 {
             idle.push(TcpStream::connect(bridge.addr()).await.expect("connects"));
         }
-        assert!(
-            !closed_by_bridge(&mut idle[0]).await,
-            "the first two are kept"
-        );
-        assert!(
-            closed_by_bridge(&mut idle[2]).await,
-            "the third is closed at once"
-        );
-        assert!(
-            closed_by_bridge(&mut idle[3]).await,
-            "the fourth is closed at once"
+        // Which two get in is the scheduler's choice; two are closed at once.
+        let mut closed = 0;
+        for socket in &mut idle {
+            closed += usize::from(closed_by_bridge(socket).await);
+        }
+        assert_eq!(
+            closed, 2,
+            "sockets over the per-client limit closed at accept"
         );
         // Another address still gets in.
         let (status, _ws) = upgrade_from("127.0.0.2", &bridge, "", "").await;
@@ -960,6 +957,32 @@ async fn shutdown_ends_within_its_limit_whatever_a_client_does() {
             "shutdown hung on the stuck client"
         );
         stuck.abort();
+    })
+    .await;
+}
+
+// ---- safe defaults ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_browsers_by_default_until_told_their_origin() {
+    bounded(async {
+        let broker = broker();
+        let page = "Origin: https://anywhere.example\r\n";
+        let bridge = start(&broker, Config::default()).await;
+        let (status, _) = upgrade_from("127.0.0.1", &bridge, "", page).await;
+        assert_eq!(
+            status, 403,
+            "a page on any site could use its visitors' browsers"
+        );
+        let (status, _) = upgrade_from("127.0.0.1", &bridge, "", "").await;
+        assert_eq!(status, 101, "clients that send no Origin are not browsers");
+        let any = Config {
+            origins: vec!["*".to_owned()],
+            ..Config::default()
+        };
+        let bridge = start(&broker, any).await;
+        let (status, _) = upgrade_from("127.0.0.1", &bridge, "", page).await;
+        assert_eq!(status, 101, "--origin '*' lets any page in");
     })
     .await;
 }

@@ -219,8 +219,9 @@ pub struct Cli {
     /// Accept WebSocket clients that offer no MQTT subprotocol (refused by default).
     #[arg(long, env = "MQTTWIRE_ALLOW_NO_SUBPROTOCOL")]
     pub allow_no_subprotocol: bool,
-    /// Allowed Origin (e.g. https://app.example.com); repeat for several. When any is
-    /// given, a request whose Origin is present but not listed is refused.
+    /// Allowed Origin of the pages that may connect (e.g. https://app.example.com); repeat
+    /// for several, or give '*' for any. Without any, upgrades that carry an Origin (every
+    /// browser's) are refused; clients that send none (not browsers) are not affected.
     #[arg(
         long = "origin",
         env = "MQTTWIRE_ORIGIN",
@@ -377,7 +378,7 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Accept clients that offer no MQTT subprotocol.
     pub allow_no_subprotocol: bool,
-    /// Allowed origins (empty: any).
+    /// Allowed origins: empty refuses browsers, `*` allows any.
     pub origins: Vec<String>,
     /// Trusted proxy networks.
     pub trusted_proxies: Vec<IpNet>,

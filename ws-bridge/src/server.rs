@@ -53,8 +53,10 @@ struct Held {
 /// After the drain time, how long shutdown waits at most for the last connections to close.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-/// Subprotocols accepted, in order of preference [MQTT-6.0.0-3].
-const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
+/// Subprotocols accepted [MQTT-6.0.0-3]. `mqttv3.1` is not: it names MQTT 3.1 (`MQIsdp`,
+/// level 3), which the protocol crate does not speak, so a client offering only it would
+/// be accepted and then refused at its CONNECT.
+const SUBPROTOCOLS: [&str; 1] = ["mqtt"];
 
 /// Why the bridge could not start.
 #[derive(Debug, thiserror::Error)]
@@ -395,11 +397,12 @@ impl Server {
             );
         };
         if !origin_allowed(&config.origins, headers.get(header::ORIGIN)) {
-            return refuse(
-                Refusal::Origin,
-                StatusCode::FORBIDDEN,
-                "origin not allowed\n",
-            );
+            let message = if config.origins.is_empty() {
+                "browsers are refused until the bridge is told their origin (--origin)\n"
+            } else {
+                "origin not allowed\n"
+            };
+            return refuse(Refusal::Origin, StatusCode::FORBIDDEN, message);
         }
         let protocol = choose_subprotocol(headers);
         if protocol.is_none() && !config.allow_no_subprotocol {
@@ -521,14 +524,17 @@ fn choose_subprotocol(headers: &HeaderMap) -> Option<&'static str> {
     SUBPROTOCOLS.into_iter().find(|p| offered.contains(p))
 }
 
-/// With an allow-list, an Origin that is present must be on it and well-formed.
+/// A request without Origin is not from a browser (the check protects browsers only) and
+/// passes. One with an Origin passes when `*` is allowed, or when it is well-formed and on
+/// the list; with no list at all, browsers are refused: a page on any site could otherwise
+/// use its visitors' browsers (and their cookies) against the bridge.
 fn origin_allowed(allowed: &[String], origin: Option<&HeaderValue>) -> bool {
-    if allowed.is_empty() {
+    let Some(origin) = origin else {
+        return true;
+    };
+    if allowed.iter().any(|a| a == "*") {
         return true;
     }
-    let Some(origin) = origin else {
-        return true; // not a browser: the Origin check protects browsers only
-    };
     let Ok(origin) = origin.to_str() else {
         return false;
     };
@@ -644,7 +650,7 @@ mod tests {
         );
         assert_eq!(
             choose_subprotocol(&headers(&[("sec-websocket-protocol", "mqttv3.1")])),
-            Some("mqttv3.1")
+            None
         );
         assert_eq!(
             choose_subprotocol(&headers(&[("sec-websocket-protocol", "chat")])),
@@ -667,6 +673,17 @@ mod tests {
             &allowed,
             Some(&HeaderValue::from_static("null"))
         ));
-        assert!(origin_allowed(&[], Some(&HeaderValue::from_static("null"))));
+        assert!(!origin_allowed(
+            &[],
+            Some(&HeaderValue::from_static("null"))
+        ));
+    }
+
+    #[test]
+    fn refuses_browsers_without_an_allow_list_unless_any_origin_is_allowed() {
+        let page = HeaderValue::from_static("https://anywhere.example");
+        assert!(!origin_allowed(&[], Some(&page)));
+        assert!(origin_allowed(&[], None), "not a browser");
+        assert!(origin_allowed(&["*".to_owned()], Some(&page)));
     }
 }

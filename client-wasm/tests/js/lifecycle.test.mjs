@@ -64,7 +64,9 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 
 /** The mqttwire-bridge binary on `port` in front of mosquitto's plain listener. */
 async function startBridge(port, brokerPort) {
-  const child = start(BRIDGE, ['--listen', `127.0.0.1:${port}`, '--broker', `mqtt://127.0.0.1:${brokerPort}`], {
+  // The pages come from the package server: the bridge is told their origin.
+  const origin = new URL(site).origin;
+  const child = start(BRIDGE, ['--listen', `127.0.0.1:${port}`, '--broker', `mqtt://127.0.0.1:${brokerPort}`, '--origin', origin], {
     env: { ...process.env, RUST_LOG: 'warn' },
   });
   let log = '';

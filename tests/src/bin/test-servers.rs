@@ -18,7 +18,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let bridge = match Bridge::start(config_for(&[&mosquitto])).await {
+    // The browser tests' pages come from the test runner's own server, on a port of its
+    // choosing: any origin.
+    let config = mqttwire_bridge::Config {
+        origins: vec!["*".to_owned()],
+        ..config_for(&[&mosquitto])
+    };
+    let bridge = match Bridge::start(config).await {
         Ok(b) => b,
         Err(error) => {
             eprintln!("test-servers: {error}");
