@@ -958,11 +958,21 @@ async fn serves_wss_with_generated_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_healthz_and_metrics_with_refusals_by_reason() {
     bounded(async {
-        let (_broker, bridge) = bridged(Config::default()).await;
+        let (_broker, bridge) = bridged(Config {
+            metrics_listen: Some("127.0.0.1:0".parse().expect("an address")),
+            ..Config::default()
+        })
+        .await;
         let addr = bridge.addr();
+        let ops = bridge.handle().operations_addr().expect("bound");
         let (status, body) = http_get(addr, "/healthz").await;
         assert_eq!((status, body.as_str()), (200, "ok\n"));
         assert_eq!(http_get(addr, "/nothing-here").await.0, 404);
+        // /metrics is for the monitoring network only.
+        assert_eq!(http_get(addr, "/metrics").await.0, 404);
+        assert_eq!(http_get(ops, "/healthz").await.0, 200);
+        assert_eq!(http_get(ops, "/readyz").await, (200, "ready\n".to_owned()));
+        assert_eq!(http_get(addr, "/readyz").await.0, 200);
 
         // One relayed client, and one refusal each of three kinds.
         let _client = Client::connect(addr, V5, "metrics").await;
@@ -984,7 +994,7 @@ async fn serves_healthz_and_metrics_with_refusals_by_reason() {
         );
         assert!(settles(&bridge, 1).await);
 
-        let (status, text) = http_get(addr, "/metrics").await;
+        let (status, text) = http_get(ops, "/metrics").await;
         assert_eq!(status, 200);
         for (series, value) in [
             ("mqttwire_bridge_connections_open", 1),

@@ -986,3 +986,184 @@ async fn refuses_browsers_by_default_until_told_their_origin() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_says_whether_a_broker_answers_and_metrics_stay_off_the_public_port() {
+    bounded(async {
+        let mut broker = broker();
+        let config = Config {
+            metrics_listen: Some("127.0.0.1:0".parse().expect("an address")),
+            upstream_timeout: Duration::from_millis(500),
+            ..Config::default()
+        };
+        let bridge = start(&broker, config).await;
+        let ops = bridge.handle().operations_addr().expect("bound");
+        assert_eq!(http_status(bridge.addr(), "/readyz").await, 200);
+        assert_eq!(http_status(bridge.addr(), "/metrics").await, 404);
+        assert_eq!(http_status(ops, "/metrics").await, 200);
+        broker.stop();
+        // The answer is reused for a second.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(http_status(bridge.addr(), "/readyz").await, 503);
+        assert_eq!(http_status(ops, "/readyz").await, 503);
+        assert_eq!(
+            http_status(ops, "/healthz").await,
+            200,
+            "the bridge itself runs"
+        );
+    })
+    .await;
+}
+
+/// The status of `GET path` on a connection of its own.
+async fn http_status(addr: std::net::SocketAddr, path: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).await.expect("connects");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: bridge\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("sent");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+// ---- TLS certificate reload ----
+
+/// A TLS connection to the bridge trusting `roots`; the leaf certificate it was served.
+async fn tls_connect(
+    bridge: &Bridge,
+    roots: &[rustls_pki_types::CertificateDer<'static>],
+) -> (tokio_rustls::client::TlsStream<TcpStream>, Vec<u8>) {
+    let mut store = rustls::RootCertStore::empty();
+    for root in roots {
+        store.add(root.clone()).expect("a root");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(store)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(bridge.addr()).await.expect("connects");
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("a name");
+    let stream = connector.connect(name, tcp).await.expect("TLS handshake");
+    let leaf = stream.get_ref().1.peer_certificates().expect("a chain")[0].to_vec();
+    (stream, leaf)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_the_tls_certificate_without_dropping_connections() {
+    bounded(async {
+        let broker = broker();
+        let first = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .expect("a certificate");
+        let second = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .expect("a certificate");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, first.cert.pem()).expect("written");
+        std::fs::write(&key, first.signing_key.serialize_pem()).expect("written");
+        let bridge = start(
+            &broker,
+            Config {
+                tls: Some((cert.clone(), key.clone())),
+                ..Config::default()
+            },
+        )
+        .await;
+        let roots = [first.cert.der().clone(), second.cert.der().clone()];
+
+        // A client connected with the first certificate.
+        let (stream, leaf) = tls_connect(&bridge, &roots).await;
+        assert_eq!(leaf, first.cert.der().to_vec());
+        let mut request = format!("wss://localhost:{}/mqtt", bridge.addr().port())
+            .into_client_request()
+            .expect("a request");
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
+        let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
+            .await
+            .expect("WebSocket over TLS");
+        let connect_packet = [
+            0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01,
+            b'r',
+        ];
+        ws.send(Message::Binary(Bytes::copy_from_slice(&connect_packet)))
+            .await
+            .expect("CONNECT");
+        assert!(
+            matches!(ws.next().await, Some(Ok(Message::Binary(_)))),
+            "CONNACK"
+        );
+
+        // The files change; the bridge is told (SIGHUP in the binary).
+        std::fs::write(&cert, second.cert.pem()).expect("written");
+        std::fs::write(&key, second.signing_key.serialize_pem()).expect("written");
+        bridge.handle().reload_tls().expect("reloaded");
+        let (_stream, leaf) = tls_connect(&bridge, &roots).await;
+        assert_eq!(
+            leaf,
+            second.cert.der().to_vec(),
+            "new handshakes get the new certificate"
+        );
+
+        // The first client is still connected: PINGREQ, PINGRESP.
+        ws.send(Message::Binary(Bytes::from_static(&[0xc0, 0x00])))
+            .await
+            .expect("PINGREQ");
+        match tokio::time::timeout(WAIT, ws.next()).await {
+            Ok(Some(Ok(Message::Binary(b)))) => assert_eq!(&b[..], [0xd0, 0x00]),
+            other => panic!("the open connection was dropped: {other:?}"),
+        }
+
+        // A broken key is refused and the second certificate stays.
+        std::fs::write(&key, first.signing_key.serialize_pem()).expect("written");
+        let error = bridge
+            .handle()
+            .reload_tls()
+            .expect_err("the key does not match");
+        assert!(error.to_string().contains("does not match"), "{error}");
+        let (_stream, leaf) = tls_connect(&bridge, &roots).await;
+        assert_eq!(leaf, second.cert.der().to_vec());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_a_rotated_jwt_key() {
+    bounded(async {
+        let broker = broker();
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let verifier = verifier(&dir, SECRET, JwtAlgorithm::Hs256, None, None);
+        let bridge = start(
+            &broker,
+            Config {
+                jwt: Some(verifier),
+                ..Config::default()
+            },
+        )
+        .await;
+        let mut c = claims("erin");
+        c.as_object_mut().expect("an object").remove("aud");
+        connect(&bridge.ws_url(), with_token(V5, "erin-1", hs256(c.clone()))).await;
+        let rotated: &[u8] = b"the rotated secret, again at least 32 bytes long";
+        std::fs::write(dir.path().join("jwt.key"), rotated).expect("written");
+        bridge.handle().reload().expect("reloaded");
+        refused(&bridge.ws_url(), with_token(V5, "erin-2", hs256(c.clone()))).await;
+        let new_token = token(
+            c,
+            Algorithm::HS256,
+            &EncodingKey::from_secret(rotated).expect("a key"),
+        );
+        connect(&bridge.ws_url(), with_token(V5, "erin-3", new_token)).await;
+        // A key file that went missing keeps the rotated key.
+        std::fs::remove_file(dir.path().join("jwt.key")).expect("removed");
+        assert!(bridge.handle().reload().is_err());
+    })
+    .await;
+}

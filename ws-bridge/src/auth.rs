@@ -6,6 +6,7 @@
 //! the client id.
 
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -46,10 +47,10 @@ pub struct JwtSettings {
     pub client_id_claim: Option<String>,
 }
 
-/// Checks tokens with a loaded key.
+/// Checks tokens with a loaded key, which [`JwtVerifier::reload`] replaces (SIGHUP).
 pub struct JwtVerifier {
     settings: JwtSettings,
-    key: DecodingKey,
+    key: RwLock<DecodingKey>,
     validation: Validation,
 }
 
@@ -94,31 +95,7 @@ pub enum AuthError {
 impl JwtVerifier {
     /// Reads the key file and prepares the checks.
     pub fn load(settings: JwtSettings) -> Result<JwtVerifier, ConfigError> {
-        let bad = |reason: String| ConfigError::JwtKey {
-            path: settings.key_file.clone(),
-            reason,
-        };
-        let bytes = std::fs::read(&settings.key_file).map_err(|e| bad(e.to_string()))?;
-        let (key, algorithm) = match settings.algorithm {
-            JwtAlgorithm::Hs256 => {
-                let secret = trim(&bytes);
-                if secret.len() < 32 {
-                    return Err(bad("an HS256 secret must be at least 32 bytes".into()));
-                }
-                (
-                    DecodingKey::from_secret(secret).map_err(|e| bad(e.to_string()))?,
-                    Algorithm::HS256,
-                )
-            }
-            JwtAlgorithm::Rs256 => (
-                DecodingKey::from_rsa_pem(&bytes).map_err(|e| bad(e.to_string()))?,
-                Algorithm::RS256,
-            ),
-            JwtAlgorithm::Es256 => (
-                DecodingKey::from_ec_pem(&bytes).map_err(|e| bad(e.to_string()))?,
-                Algorithm::ES256,
-            ),
-        };
+        let (key, algorithm) = read_key(&settings)?;
         let mut validation = Validation::new(algorithm);
         validation.leeway = 0;
         validation.validate_nbf = true;
@@ -132,9 +109,16 @@ impl JwtVerifier {
         }
         Ok(JwtVerifier {
             settings,
-            key,
+            key: RwLock::new(key),
             validation,
         })
+    }
+
+    /// Reads the key file again (a rotated key); on error the old key stays.
+    pub fn reload(&self) -> Result<(), ConfigError> {
+        let (key, _) = read_key(&self.settings)?;
+        *self.key.write().unwrap_or_else(|e| e.into_inner()) = key;
+        Ok(())
     }
 
     /// The key file, for log lines.
@@ -146,7 +130,8 @@ impl JwtVerifier {
     pub fn verify(&self, password: Option<&[u8]>, client_id: &str) -> Result<Identity, AuthError> {
         let token = password.map(trim).filter(|t| !t.is_empty());
         let token = token.ok_or(AuthError::Missing)?;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.key, &self.validation)?;
+        let key = self.key.read().unwrap_or_else(|e| e.into_inner());
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &self.validation)?;
         let claims = data.claims;
         let claim = &self.settings.username_claim;
         let user = match claims.get(claim) {
@@ -163,6 +148,35 @@ impl JwtVerifier {
         }
         Ok(Identity { user })
     }
+}
+
+/// The decoding key in the settings' key file, and the algorithm it is for.
+fn read_key(settings: &JwtSettings) -> Result<(DecodingKey, Algorithm), ConfigError> {
+    let bad = |reason: String| ConfigError::JwtKey {
+        path: settings.key_file.clone(),
+        reason,
+    };
+    let bytes = std::fs::read(&settings.key_file).map_err(|e| bad(e.to_string()))?;
+    Ok(match settings.algorithm {
+        JwtAlgorithm::Hs256 => {
+            let secret = trim(&bytes);
+            if secret.len() < 32 {
+                return Err(bad("an HS256 secret must be at least 32 bytes".into()));
+            }
+            (
+                DecodingKey::from_secret(secret).map_err(|e| bad(e.to_string()))?,
+                Algorithm::HS256,
+            )
+        }
+        JwtAlgorithm::Rs256 => (
+            DecodingKey::from_rsa_pem(&bytes).map_err(|e| bad(e.to_string()))?,
+            Algorithm::RS256,
+        ),
+        JwtAlgorithm::Es256 => (
+            DecodingKey::from_ec_pem(&bytes).map_err(|e| bad(e.to_string()))?,
+            Algorithm::ES256,
+        ),
+    })
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {

@@ -289,6 +289,10 @@ pub struct Cli {
     /// Relay bytes without checking MQTT.
     #[arg(long, env = "MQTTWIRE_TRANSPARENT")]
     pub transparent: bool,
+    /// Serve /metrics (and /healthz, /readyz) on this address, meant for the monitoring
+    /// network; the public port never serves /metrics [default: none].
+    #[arg(long, env = "MQTTWIRE_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log format [default: text]; the level comes from RUST_LOG (default info).
     #[arg(long, env = "MQTTWIRE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -347,6 +351,7 @@ struct FileConfig {
     coalesce_limit: Option<usize>,
     one_packet_per_message: Option<bool>,
     transparent: Option<bool>,
+    metrics_listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
     jwt_key: Option<PathBuf>,
     jwt_algorithm: Option<JwtAlgorithm>,
@@ -412,6 +417,8 @@ pub struct Config {
     pub one_packet_per_message: bool,
     /// Relay bytes only.
     pub transparent: bool,
+    /// Where /metrics is served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     /// Log format.
     pub log_format: LogFormat,
     /// Edge authentication with JSON Web Tokens; `None` leaves it to the broker.
@@ -448,6 +455,7 @@ impl Default for Config {
             coalesce_limit: 64 * 1024,
             one_packet_per_message: false,
             transparent: false,
+            metrics_listen: None,
             log_format: LogFormat::Text,
             jwt: None,
             acl: Acl::default(),
@@ -605,6 +613,7 @@ impl Config {
             one_packet_per_message: cli.one_packet_per_message
                 || file.one_packet_per_message.unwrap_or(false),
             transparent: cli.transparent || file.transparent.unwrap_or(false),
+            metrics_listen: cli.metrics_listen.or(file.metrics_listen),
             log_format: cli.log_format.or(file.log_format).unwrap_or(d.log_format),
             jwt,
             acl,

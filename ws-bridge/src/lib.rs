@@ -29,8 +29,10 @@ mod enforce;
 mod files;
 mod limits;
 mod metrics;
+mod ops;
 mod relay;
 mod server;
+mod tls;
 mod upstream;
 
 pub use config::{Balance, BrokerUrl, Cli, Config, ConfigError, LogFormat};

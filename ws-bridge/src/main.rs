@@ -54,9 +54,29 @@ async fn serve(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
         println!("{scheme}://{addr}/");
     }
     let shutdown = CancellationToken::new();
-    tokio::spawn(signals(shutdown.clone()));
-    mqttwire_bridge::run(listener, config, shutdown).await?;
+    let (server, handle) = mqttwire_bridge::prepare(config, shutdown.clone())?;
+    tokio::spawn(signals(shutdown));
+    #[cfg(unix)]
+    tokio::spawn(reloads(handle));
+    #[cfg(not(unix))]
+    drop(handle);
+    server.serve(listener).await;
     Ok(())
+}
+
+/// On SIGHUP, reloads the TLS certificate and the JWT key from their files.
+#[cfg(unix)]
+async fn reloads(handle: mqttwire_bridge::Handle) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("cannot watch SIGHUP: no reloads");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match handle.reload() {
+            Ok(()) => tracing::info!("SIGHUP: TLS certificate and JWT key reloaded"),
+            Err(error) => tracing::error!(%error, "SIGHUP: reload failed, the old ones stay"),
+        }
+    }
 }
 
 #[cfg(feature = "embedded-broker")]

@@ -33,6 +33,7 @@ use crate::config::Config;
 use crate::deadline::WriteDeadline;
 use crate::enforce::{Enforcer, SubAcks, Verdict};
 use crate::metrics::{Direction, DirectionCounters, Metrics, Refusal};
+use crate::ops::Readiness;
 use crate::upstream::Upstreams;
 
 /// Most bytes gathered for one write to the broker; further ready messages wait for the
@@ -62,6 +63,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     pub(crate) upstreams: Upstreams,
     pub(crate) shutdown: CancellationToken,
+    /// Whether a broker answers, for `/readyz`.
+    pub(crate) readiness: Readiness,
 }
 
 /// How a relayed connection ended.

@@ -4,7 +4,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,8 +15,6 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use ppp::{HeaderResult, PartialResult};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -33,7 +30,9 @@ use crate::deadline::WriteDeadline;
 use crate::files::Files;
 use crate::limits::{ClientCounts, ClientGuard, ClientKey, forwarded_client, is_trusted};
 use crate::metrics::{Metrics, Refusal};
+use crate::ops::{self, Readiness};
 use crate::relay::{Shared, relay};
+use crate::tls;
 use crate::upstream::Upstreams;
 
 type Body = UnsyncBoxBody<Bytes, io::Error>;
@@ -71,6 +70,9 @@ pub enum RunError {
     /// No broker is configured.
     #[error("no broker configured")]
     NoBroker,
+    /// The operations listener (`--metrics-listen`) could not be bound.
+    #[error("cannot listen on {0} for /metrics: {1}")]
+    MetricsListen(SocketAddr, io::Error),
     /// A setting is out of its range (a hand-built [`Config`] that [`Config::check`] refuses).
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -80,12 +82,40 @@ pub enum RunError {
 #[derive(Debug, Clone)]
 pub struct Handle {
     shared: Arc<Shared>,
+    operations_addr: Option<SocketAddr>,
+    certificates: Option<Arc<tls::Certificates>>,
 }
 
 impl Handle {
     /// The bridge's metrics in the Prometheus text format.
     pub fn metrics(&self) -> String {
         self.shared.metrics.encode()
+    }
+
+    /// Where `/metrics`, `/healthz` and `/readyz` are served (`--metrics-listen`), once bound.
+    pub fn operations_addr(&self) -> Option<SocketAddr> {
+        self.operations_addr
+    }
+
+    /// Reads the TLS certificate and key files again (SIGHUP): new handshakes use them,
+    /// open connections keep theirs. On error the old certificate stays. Nothing to do
+    /// without TLS.
+    pub fn reload_tls(&self) -> Result<(), RunError> {
+        match &self.certificates {
+            Some(certificates) => certificates.reload().map_err(RunError::Tls),
+            None => Ok(()),
+        }
+    }
+
+    /// Reloads what SIGHUP reloads: the TLS certificate and the JWT key. Each stays as it
+    /// was if its files cannot be loaded; the first error is returned.
+    pub fn reload(&self) -> Result<(), RunError> {
+        let tls = self.reload_tls();
+        let jwt = match &self.shared.config.jwt {
+            Some(jwt) => jwt.reload().map_err(RunError::Config),
+            None => Ok(()),
+        };
+        tls.and(jwt)
     }
 
     /// WebSocket connections being relayed now.
@@ -113,18 +143,30 @@ pub fn prepare(config: Config, shutdown: CancellationToken) -> Result<(Server, H
     if config.brokers.is_empty() {
         return Err(RunError::NoBroker);
     }
-    let tls = match &config.tls {
-        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
-        None => None,
+    let (tls, certificates) = match &config.tls {
+        Some((cert, key)) => {
+            let (acceptor, certificates) = tls::acceptor(cert, key).map_err(RunError::Tls)?;
+            (Some(acceptor), Some(certificates))
+        }
+        None => (None, None),
     };
     let upstreams = Upstreams::new(&config).map_err(RunError::BrokerCa)?;
     let files = config.serve.as_deref().map(Files::new);
     let permits = Arc::new(Semaphore::new(config.max_connections));
+    let operations = match config.metrics_listen {
+        Some(addr) => Some(Arc::new(
+            std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|e| RunError::MetricsListen(addr, e))?,
+        )),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         config,
         metrics: Metrics::new(),
         upstreams,
         shutdown,
+        readiness: Readiness::default(),
     });
     let server = Server {
         shared: shared.clone(),
@@ -133,8 +175,21 @@ pub fn prepare(config: Config, shutdown: CancellationToken) -> Result<(Server, H
         permits,
         per_ip: ClientCounts::default(),
         tracker: TaskTracker::new(),
+        operations: None,
     };
-    Ok((server, Handle { shared }))
+    let operations_addr = operations.as_ref().and_then(|l| l.local_addr().ok());
+    let server = Server {
+        operations,
+        ..server
+    };
+    Ok((
+        server,
+        Handle {
+            shared,
+            operations_addr,
+            certificates,
+        },
+    ))
 }
 
 /// A prepared bridge; [`Server::serve`] runs it.
@@ -146,6 +201,8 @@ pub struct Server {
     permits: Arc<Semaphore>,
     per_ip: ClientCounts,
     tracker: TaskTracker,
+    /// The operations listener, bound by `prepare`.
+    operations: Option<Arc<std::net::TcpListener>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -160,6 +217,14 @@ impl Server {
     /// Accepts connections until shutdown, then waits for them to end.
     pub async fn serve(self, listener: TcpListener) {
         let shutdown = self.shared.shutdown.clone();
+        if let Some(operations) = &self.operations {
+            match operations.try_clone().and_then(TcpListener::from_std) {
+                Ok(listener) => {
+                    tokio::spawn(ops::serve(listener, self.shared.clone()));
+                }
+                Err(error) => tracing::error!(%error, "cannot serve /metrics"),
+            }
+        }
         loop {
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -318,18 +383,10 @@ impl Server {
         if path == self.shared.config.path {
             return self.upgrade(req, peer, trusted, slot);
         }
+        if let Some(response) = ops::answer(&req, &self.shared, false).await {
+            return response;
+        }
         match (req.method(), path) {
-            (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
-            (&Method::GET, "/metrics") => {
-                let mut response = text(StatusCode::OK, &self.shared.metrics.encode());
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    ),
-                );
-                response
-            }
             (&Method::GET | &Method::HEAD, _) if self.files.is_some() => self.file(req).await,
             _ => text(StatusCode::NOT_FOUND, "not found\n"),
         }
@@ -605,29 +662,6 @@ async fn read_proxy_header(stream: &mut TcpStream) -> io::Result<Option<SocketAd
         stream.read_exact(&mut consumed).await?;
         return Ok(source);
     }
-}
-
-fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<TlsAcceptor, RunError> {
-    let certs = CertificateDer::pem_file_iter(cert)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| RunError::Tls(format!("{}: {e}", cert.display())))?;
-    if certs.is_empty() {
-        return Err(RunError::Tls(format!(
-            "{}: no certificate found",
-            cert.display()
-        )));
-    }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| RunError::Tls(format!("{}: {e}", key.display())))?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| RunError::Tls(e.to_string()))?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(|e| RunError::Tls(e.to_string()))?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 #[cfg(test)]

@@ -108,6 +108,18 @@ impl Upstreams {
         Err(UpstreamError::AllDown(n))
     }
 
+    /// Whether some broker accepts a TCP connection within the upstream timeout (each
+    /// tried in turn; the connection is closed at once).
+    pub(crate) async fn any_answers(&self) -> bool {
+        for broker in &self.brokers {
+            let connect = TcpStream::connect((broker.host.as_str(), broker.port));
+            if let Ok(Ok(_)) = tokio::time::timeout(self.timeout, connect).await {
+                return true;
+            }
+        }
+        false
+    }
+
     async fn open(&self, broker: &BrokerUrl) -> io::Result<Upstream> {
         let tcp = TcpStream::connect((broker.host.as_str(), broker.port)).await?;
         tcp.set_nodelay(true)?;

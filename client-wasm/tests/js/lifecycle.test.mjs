@@ -62,11 +62,17 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-/** The mqttwire-bridge binary on `port` in front of mosquitto's plain listener. */
+/** The /metrics port of the bridge listening on each port. */
+const metricsPorts = new Map();
+
+/** The mqttwire-bridge binary on `port` in front of mosquitto's plain listener, with its
+ * /metrics on a port of its own. */
 async function startBridge(port, brokerPort) {
   // The pages come from the package server: the bridge is told their origin.
   const origin = new URL(site).origin;
-  const child = start(BRIDGE, ['--listen', `127.0.0.1:${port}`, '--broker', `mqtt://127.0.0.1:${brokerPort}`, '--origin', origin], {
+  if (!metricsPorts.has(port)) metricsPorts.set(port, await freePort());
+  const child = start(BRIDGE, ['--listen', `127.0.0.1:${port}`, '--broker', `mqtt://127.0.0.1:${brokerPort}`, '--origin', origin,
+    '--metrics-listen', `127.0.0.1:${metricsPorts.get(port)}`], {
     env: { ...process.env, RUST_LOG: 'warn' },
   });
   let log = '';
@@ -81,7 +87,7 @@ async function startBridge(port, brokerPort) {
 
 /** A counter of the bridge's /metrics, summed over the lines matching `labels`. */
 async function metric(port, name, labels = []) {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = await (await fetch(`http://127.0.0.1:${metricsPorts.get(port)}/metrics`)).text();
   let sum = 0;
   let found = false;
   for (const line of text.split('\n')) {
