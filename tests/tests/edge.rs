@@ -1167,3 +1167,112 @@ async fn reloads_a_rotated_jwt_key() {
     })
     .await;
 }
+
+// ---- rates ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closes_connections_over_the_per_client_connect_rate() {
+    bounded(async {
+        let broker = broker();
+        let config = Config {
+            max_connect_rate: 2,
+            ..Config::default()
+        };
+        let bridge = start(&broker, config).await;
+        let mut sockets = Vec::new();
+        for _ in 0..4 {
+            sockets.push(TcpStream::connect(bridge.addr()).await.expect("connects"));
+        }
+        let mut closed = 0;
+        for socket in &mut sockets {
+            closed += usize::from(closed_by_bridge(socket).await);
+        }
+        assert_eq!(
+            closed, 2,
+            "two of four in the same instant are over a rate of 2/s"
+        );
+        let (status, _) = upgrade_from("127.0.0.2", &bridge, "", "").await;
+        assert_eq!(status, 101, "another client is not affected");
+        let metrics = bridge.handle().metrics();
+        assert!(
+            metrics.contains("mqttwire_bridge_refused_total{reason=\"ConnectRate\"} 2"),
+            "{metrics}"
+        );
+    })
+    .await;
+}
+
+/// Publishes `count` QoS 0 messages of `size` bytes through `bridge` as fast as the client
+/// can; how long until an observer at the broker has them all (all must arrive).
+async fn delivery_time(broker: &Mosquitto, bridge: &Bridge, count: usize, size: usize) -> Duration {
+    let (observer, mut seen, _) = connect(&broker.tcp_url(), options(V5, "rate-observer")).await;
+    subscribe(&observer, &mut seen, "rate/#", QoS::AtMostOnce).await;
+    let (client, mut events, _) = connect(&bridge.ws_url(), options(V5, "rate-client")).await;
+    let began = Instant::now();
+    for i in 0..count {
+        client
+            .publish(message(
+                &format!("rate/{i}"),
+                vec![0u8; size],
+                QoS::AtMostOnce,
+            ))
+            .await
+            .expect("accepted");
+    }
+    let mut got = 0;
+    while got < count {
+        match tokio::time::timeout(Duration::from_secs(15), seen.next()).await {
+            Ok(Some(Event::Message(_))) => got += 1,
+            Ok(Some(_)) => {}
+            other => panic!("{got} of {count} arrived: {other:?}"),
+        }
+    }
+    let took = began.elapsed();
+    drop(events.try_next());
+    took
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slows_a_client_over_its_message_rate_without_dropping_anything() {
+    bounded(async {
+        let broker = broker();
+        let bridge = start(
+            &broker,
+            Config {
+                max_message_rate: 50,
+                ..Config::default()
+            },
+        )
+        .await;
+        // CONNECT, SUBSCRIBE-free: 200 PUBLISH at 50/s with a burst of 50 take 3 s.
+        let took = delivery_time(&broker, &bridge, 200, 16).await;
+        assert!(
+            took >= Duration::from_millis(2500),
+            "200 messages at 50/s took {took:?}"
+        );
+        assert!(took < Duration::from_secs(8), "{took:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slows_a_client_over_its_byte_rate_without_dropping_anything() {
+    bounded(async {
+        let broker = broker();
+        let bridge = start(
+            &broker,
+            Config {
+                max_byte_rate: 64 * 1024,
+                ..Config::default()
+            },
+        )
+        .await;
+        // 256 KiB at 64 KiB/s with a second's burst take about 3 s.
+        let took = delivery_time(&broker, &bridge, 16, 16 * 1024).await;
+        assert!(
+            took >= Duration::from_millis(2500),
+            "256 KiB at 64 KiB/s took {took:?}"
+        );
+    })
+    .await;
+}

@@ -280,6 +280,18 @@ pub struct Cli {
     /// client can make the bridge hold [default: 65536].
     #[arg(long, env = "MQTTWIRE_MAX_CONNECT_SIZE", value_name = "BYTES")]
     pub max_connect_size: Option<u32>,
+    /// Most MQTT packets a second one connection may send; past it the bridge reads that
+    /// client more slowly (0: no limit) [default: 0].
+    #[arg(long, env = "MQTTWIRE_MAX_MESSAGE_RATE", value_name = "N")]
+    pub max_message_rate: Option<u32>,
+    /// Most bytes a second one connection may send, read more slowly past it (0: no
+    /// limit) [default: 0].
+    #[arg(long, env = "MQTTWIRE_MAX_BYTE_RATE", value_name = "BYTES")]
+    pub max_byte_rate: Option<u64>,
+    /// Most new connections a second from one client (IPv4 address, IPv6 /64), with as
+    /// many in a burst; more are closed at accept (0: no limit) [default: 0].
+    #[arg(long, env = "MQTTWIRE_MAX_CONNECT_RATE", value_name = "N")]
+    pub max_connect_rate: Option<u32>,
     /// Largest WebSocket message sent to a browser when coalescing packets [default: 65536].
     #[arg(long, env = "MQTTWIRE_COALESCE_LIMIT", value_name = "BYTES")]
     pub coalesce_limit: Option<usize>,
@@ -348,6 +360,9 @@ struct FileConfig {
     max_header_size: Option<usize>,
     max_packet_size: Option<u32>,
     max_connect_size: Option<u32>,
+    max_message_rate: Option<u32>,
+    max_byte_rate: Option<u64>,
+    max_connect_rate: Option<u32>,
     coalesce_limit: Option<usize>,
     one_packet_per_message: Option<bool>,
     transparent: Option<bool>,
@@ -411,6 +426,12 @@ pub struct Config {
     pub max_packet_size: u32,
     /// Largest CONNECT.
     pub max_connect_size: u32,
+    /// Packets a second per connection from the client; 0: no limit.
+    pub max_message_rate: u32,
+    /// Bytes a second per connection from the client; 0: no limit.
+    pub max_byte_rate: u64,
+    /// New connections a second per client; 0: no limit.
+    pub max_connect_rate: u32,
     /// Largest coalesced message toward browsers.
     pub coalesce_limit: usize,
     /// One packet per WebSocket message toward browsers.
@@ -452,6 +473,9 @@ impl Default for Config {
             max_header_size: 8 * 1024,
             max_packet_size: 4 << 20,
             max_connect_size: 64 * 1024,
+            max_message_rate: 0,
+            max_byte_rate: 0,
+            max_connect_rate: 0,
             coalesce_limit: 64 * 1024,
             one_packet_per_message: false,
             transparent: false,
@@ -606,6 +630,18 @@ impl Config {
                 .max_connect_size
                 .or(file.max_connect_size)
                 .unwrap_or(d.max_connect_size),
+            max_message_rate: cli
+                .max_message_rate
+                .or(file.max_message_rate)
+                .unwrap_or(d.max_message_rate),
+            max_byte_rate: cli
+                .max_byte_rate
+                .or(file.max_byte_rate)
+                .unwrap_or(d.max_byte_rate),
+            max_connect_rate: cli
+                .max_connect_rate
+                .or(file.max_connect_rate)
+                .unwrap_or(d.max_connect_rate),
             coalesce_limit: cli
                 .coalesce_limit
                 .or(file.coalesce_limit)

@@ -31,6 +31,7 @@ mod limits;
 mod metrics;
 mod ops;
 mod relay;
+mod rate;
 mod server;
 mod tls;
 mod upstream;

@@ -26,6 +26,8 @@ pub(crate) enum Refusal {
     MaxConnections,
     /// Too many connections from one IP.
     MaxConnectionsPerIp,
+    /// Too many new connections a second from one client.
+    ConnectRate,
     /// Origin not allowed.
     Origin,
     /// No acceptable WebSocket subprotocol.

@@ -34,6 +34,7 @@ use crate::deadline::WriteDeadline;
 use crate::enforce::{Enforcer, SubAcks, Verdict};
 use crate::metrics::{Direction, DirectionCounters, Metrics, Refusal};
 use crate::ops::Readiness;
+use crate::rate::{ConnectRate, LogLimiter, SendRate};
 use crate::upstream::Upstreams;
 
 /// Most bytes gathered for one write to the broker; further ready messages wait for the
@@ -65,6 +66,10 @@ pub(crate) struct Shared {
     pub(crate) shutdown: CancellationToken,
     /// Whether a broker answers, for `/readyz`.
     pub(crate) readiness: Readiness,
+    /// New connections a second per client.
+    pub(crate) connect_rate: ConnectRate,
+    /// Refusal log lines a second.
+    pub(crate) log: LogLimiter,
 }
 
 /// How a relayed connection ended.
@@ -351,11 +356,15 @@ where
     let mut out = BytesMut::new();
     // The bridge's own answers to denied packets, sent once `out` is written.
     let mut replies = Vec::new();
+    let mut rate = SendRate::new(shared.config.max_message_rate, shared.config.max_byte_rate);
     let (mut enforcer, reply_to) = match edge.as_mut() {
         Some(edge) => (Some(&mut edge.enforcer), Some(&edge.replies)),
         None => (None, None),
     };
     loop {
+        // Packets and bytes taken from the client in this round, for the rate limits.
+        let mut packets = 0;
+        let mut taken = 0;
         // How the client ended the connection, seen while gathering.
         let mut ended = None;
         // A broken packet found while gathering.
@@ -384,6 +393,7 @@ where
                             version,
                             enforcer.as_deref_mut(),
                             &mut replies,
+                            &mut packets,
                         )
                     {
                         broken = Some(end);
@@ -404,6 +414,7 @@ where
             }
             activity.touch();
             counters.bytes(gathered);
+            taken = gathered;
         }
         pending = false;
         if let Some(end) = broken.or_else(|| {
@@ -417,12 +428,19 @@ where
                 version,
                 enforcer.as_deref_mut(),
                 &mut replies,
+                &mut packets,
             )
             .err()
         }) {
             // The packets before the broken one still go to the broker.
             let _ = write_out(up, &mut out).await;
             return end;
+        }
+        // Over its rate a client is slowed, not dropped: what it sent waits until the rate
+        // allows it, and the client is not read meanwhile.
+        let wait = rate.take(packets, taken);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
         // Messages holding only part of a packet added nothing: nothing to write.
         if let Err(error) = write_out(up, &mut out).await {
@@ -458,6 +476,7 @@ fn take_packets(
     version: ProtocolVersion,
     mut enforcer: Option<&mut Enforcer>,
     replies: &mut Vec<Bytes>,
+    packets: &mut usize,
 ) -> Result<(), End> {
     loop {
         match decoder.decode_frame() {
@@ -468,6 +487,7 @@ fn take_packets(
                     return Err(End::NotConnect(packet_type, Some(version)));
                 }
                 counters.packet(packet_type);
+                *packets += 1;
                 match enforcer.as_deref_mut().map(|e| e.upstream(&frame.packet)) {
                     None | Some(Verdict::Forward) => out.extend_from_slice(&frame.bytes),
                     Some(Verdict::Rewrite(bytes)) => out.extend_from_slice(&bytes),
@@ -647,13 +667,17 @@ where
         }
         End::ClientViolation(error, version) => {
             metrics.refused(Refusal::Malformed);
-            tracing::warn!(%client, %error, "closing: malformed MQTT from client");
+            if let Some(left_out) = shared.log.allow("malformed") {
+                tracing::warn!(%client, %error, left_out, "closing: malformed MQTT from client");
+            }
             disconnect(tx, version, error.reason_code()).await;
             close(tx, CloseCode::Protocol, &error.to_string()).await;
         }
         End::NotConnect(packet_type, version) => {
             metrics.refused(Refusal::Malformed);
-            tracing::warn!(%client, %packet_type, "closing: [MQTT-3.1.0-1] first packet must be the only CONNECT");
+            if let Some(left_out) = shared.log.allow("not connect") {
+                tracing::warn!(%client, %packet_type, left_out, "closing: [MQTT-3.1.0-1] first packet must be the only CONNECT");
+            }
             // [MQTT-3.1.0-2] a second CONNECT is a Protocol Error
             disconnect(tx, version, ReasonCode::PROTOCOL_ERROR).await;
             close(
@@ -665,7 +689,9 @@ where
         }
         End::NotAuthorized(why, version) => {
             metrics.refused(Refusal::NotAuthorized);
-            tracing::warn!(%client, %why, "refusing: not authorized");
+            if let Some(left_out) = shared.log.allow("not authorized") {
+                tracing::warn!(%client, %why, left_out, "refusing: not authorized");
+            }
             // CONNACK 0x87 on 5.0, return code 5 on 3.1.1.
             let ack = ConnAck {
                 reason_code: ReasonCode::NOT_AUTHORIZED,
@@ -683,7 +709,9 @@ where
         }
         End::ConnectTimeout => {
             metrics.refused(Refusal::ConnectTimeout);
-            tracing::info!(%client, "closing: no CONNECT in time");
+            if let Some(left_out) = shared.log.allow("connect timeout") {
+                tracing::info!(%client, left_out, "closing: no CONNECT in time");
+            }
             close(
                 tx,
                 CloseCode::Policy,
@@ -697,7 +725,9 @@ where
         }
         End::Text => {
             metrics.refused(Refusal::WebSocket);
-            tracing::info!(%client, "closing: text message");
+            if let Some(left_out) = shared.log.allow("text message") {
+                tracing::info!(%client, left_out, "closing: text message");
+            }
             close(
                 tx,
                 CloseCode::Unsupported,
@@ -718,12 +748,16 @@ where
                 }
                 E::Capacity(_) => {
                     metrics.refused(Refusal::WebSocket);
-                    tracing::warn!(%client, %error, "closing: message too big");
+                    if let Some(left_out) = shared.log.allow("message too big") {
+                        tracing::warn!(%client, %error, left_out, "closing: message too big");
+                    }
                     close(tx, CloseCode::Size, "message too big").await;
                 }
                 _ => {
                     metrics.refused(Refusal::WebSocket);
-                    tracing::warn!(%client, %error, "closing: WebSocket protocol error");
+                    if let Some(left_out) = shared.log.allow("websocket error") {
+                        tracing::warn!(%client, %error, left_out, "closing: WebSocket protocol error");
+                    }
                     close(tx, CloseCode::Protocol, "WebSocket protocol error").await;
                 }
             }

@@ -31,6 +31,7 @@ use crate::files::Files;
 use crate::limits::{ClientCounts, ClientGuard, ClientKey, forwarded_client, is_trusted};
 use crate::metrics::{Metrics, Refusal};
 use crate::ops::{self, Readiness};
+use crate::rate::{ConnectRate, LogLimiter};
 use crate::relay::{Shared, relay};
 use crate::tls;
 use crate::upstream::Upstreams;
@@ -161,12 +162,15 @@ pub fn prepare(config: Config, shutdown: CancellationToken) -> Result<(Server, H
         )),
         None => None,
     };
+    let connect_rate = ConnectRate::new(config.max_connect_rate);
     let shared = Arc::new(Shared {
         config,
         metrics: Metrics::new(),
         upstreams,
         shutdown,
         readiness: Readiness::default(),
+        connect_rate,
+        log: LogLimiter::default(),
     });
     let server = Server {
         shared: shared.clone(),
@@ -240,7 +244,9 @@ impl Server {
             };
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
                 self.shared.metrics.refused(Refusal::MaxConnections);
-                tracing::warn!(%peer, "refused: connection limit reached");
+                if let Some(left_out) = self.shared.log.allow("connection limit") {
+                    tracing::warn!(%peer, left_out, "refused: connection limit reached");
+                }
                 continue;
             };
             let _ = stream.set_nodelay(true);
@@ -301,11 +307,15 @@ impl Server {
             None
         } else {
             let key = ClientKey::ip(client.ip());
-            match ClientGuard::acquire(&self.per_ip, key, config.max_connections_per_ip) {
+            if !self.shared.connect_rate.allow(&key) {
+                self.refused_at_accept(Refusal::ConnectRate, &key, "connecting too often");
+                return;
+            }
+            match ClientGuard::acquire(&self.per_ip, key.clone(), config.max_connections_per_ip) {
                 Some(guard) => Some(guard),
                 None => {
-                    self.shared.metrics.refused(Refusal::MaxConnectionsPerIp);
-                    tracing::debug!(%client, "refused: too many connections from this client");
+                    let why = "too many connections from this client";
+                    self.refused_at_accept(Refusal::MaxConnectionsPerIp, &key, why);
                     return;
                 }
             }
@@ -328,6 +338,14 @@ impl Server {
                 }
             }
             None => self.http(stream, client, trusted, slot).await,
+        }
+    }
+
+    /// Counts and logs (rate-limited) a connection closed at accept.
+    fn refused_at_accept(&self, reason: Refusal, client: &ClientKey, why: &'static str) {
+        self.shared.metrics.refused(reason);
+        if let Some(left_out) = self.shared.log.allow(why) {
+            tracing::info!(%client, left_out, "refused at accept: {why}");
         }
     }
 
@@ -411,9 +429,11 @@ impl Server {
         let config = &self.shared.config;
         let metrics = &self.shared.metrics;
         let headers = req.headers();
-        let refuse = |reason: Refusal, status: StatusCode, message: &str| {
+        let refuse = |reason: Refusal, status: StatusCode, message: &'static str| {
             metrics.refused(reason);
-            tracing::info!(%peer, %status, message, "refused WebSocket upgrade");
+            if let Some(left_out) = self.shared.log.allow(message) {
+                tracing::info!(%peer, %status, left_out, message, "refused WebSocket upgrade");
+            }
             text(status, message)
         };
         if req.method() != Method::GET
@@ -477,6 +497,13 @@ impl Server {
                     .then(|| forwarded_client(headers, &config.trusted_proxies))
                     .flatten()
                     .unwrap_or_else(|| ClientKey::ip(peer.ip()));
+                if !self.shared.connect_rate.allow(&key) {
+                    return refuse(
+                        Refusal::ConnectRate,
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "connecting too often\n",
+                    );
+                }
                 let Some(guard) =
                     ClientGuard::acquire(&self.per_ip, key, config.max_connections_per_ip)
                 else {
