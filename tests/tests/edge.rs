@@ -51,6 +51,7 @@ fn verifier(
     std::fs::write(&key_file, key).expect("write the key");
     let settings = JwtSettings {
         key_file,
+        jwks: false,
         algorithm,
         issuer: Some("https://auth.example".into()),
         audience: audience.map(str::to_owned),
@@ -1273,6 +1274,160 @@ async fn slows_a_client_over_its_byte_rate_without_dropping_anything() {
             took >= Duration::from_millis(2500),
             "256 KiB at 64 KiB/s took {took:?}"
         );
+    })
+    .await;
+}
+
+/// A raw WebSocket to `url` with `headers`; sends a 3.1.1 CONNECT without user name or
+/// password and returns the CONNACK's return code.
+async fn connack_over(bridge: &Bridge, url: &str, headers: &[(&'static str, String)]) -> u8 {
+    let mut request = url.into_client_request().expect("a request");
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
+    for (name, value) in headers {
+        request
+            .headers_mut()
+            .insert(*name, HeaderValue::from_str(value).expect("a header value"));
+    }
+    let stream = TcpStream::connect(bridge.addr()).await.expect("connects");
+    let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .expect("upgraded");
+    let connect_packet = [
+        0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01, b't',
+    ];
+    ws.send(Message::Binary(Bytes::copy_from_slice(&connect_packet)))
+        .await
+        .expect("CONNECT");
+    match tokio::time::timeout(WAIT, ws.next()).await {
+        Ok(Some(Ok(Message::Binary(ack)))) if ack.len() == 4 && ack[0] == 0x20 => ack[3],
+        other => panic!("no CONNACK: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takes_the_token_from_the_query_or_a_cookie_when_connect_has_no_password() {
+    bounded(async {
+        let broker = broker();
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let config = Config {
+            jwt: Some(verifier(&dir, SECRET, JwtAlgorithm::Hs256, None, None)),
+            ..Config::default()
+        };
+        let bridge = start(&broker, config).await;
+        let mut c = claims("frank");
+        c.as_object_mut().expect("an object").remove("aud");
+        let good = String::from_utf8(hs256(c.clone()).to_vec()).expect("a token is text");
+        let mut expired = c;
+        expired["exp"] = json!(now() - 5);
+        let expired = String::from_utf8(hs256(expired).to_vec()).expect("text");
+        let url = bridge.ws_url();
+        assert_eq!(
+            connack_over(&bridge, &format!("{url}?token={good}"), &[]).await,
+            0
+        );
+        assert_eq!(
+            connack_over(&bridge, &format!("{url}?token={expired}"), &[]).await,
+            5
+        );
+        let cookie = ("Cookie", format!("theme=dark; mqttwire_token={good}"));
+        assert_eq!(connack_over(&bridge, &url, &[cookie]).await, 0);
+        let other = ("Cookie", format!("session={good}"));
+        assert_eq!(
+            connack_over(&bridge, &url, &[other]).await,
+            5,
+            "only the token cookie"
+        );
+    })
+    .await;
+}
+
+// ---- JWK Sets ----
+
+/// Unpadded base64url, for JWK members.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn picks_the_key_of_a_jwk_set_by_kid() {
+    bounded(async {
+        let broker = broker();
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let pair = rcgen::KeyPair::generate().expect("a P-256 key pair");
+        let point = pair.public_key_raw(); // 0x04 || X || Y
+        let set = json!({ "keys": [
+            { "kty": "oct", "kid": "hmac-1", "alg": "HS256", "k": base64url(SECRET) },
+            { "kty": "EC", "kid": "ec-1", "alg": "ES256", "crv": "P-256", "use": "sig",
+              "x": base64url(&point[1..33]), "y": base64url(&point[33..65]) },
+        ]});
+        let key_file = dir.path().join("jwks.json");
+        std::fs::write(&key_file, set.to_string()).expect("written");
+        let settings = JwtSettings {
+            key_file,
+            jwks: true,
+            algorithm: JwtAlgorithm::Hs256,
+            issuer: None,
+            audience: None,
+            username_claim: "sub".into(),
+            client_id_claim: None,
+        };
+        let config = Config {
+            jwt: Some(Arc::new(JwtVerifier::load(settings).expect("a valid set"))),
+            ..Config::default()
+        };
+        let bridge = start(&broker, config).await;
+        let url = bridge.ws_url();
+        let c = json!({ "sub": "grace", "exp": now() + 600 });
+        let signed = |kid: Option<&str>, algorithm, key: &EncodingKey| {
+            let mut header = Header::new(algorithm);
+            header.kid = kid.map(str::to_owned);
+            Bytes::from(jsonwebtoken::encode(&header, &c, key).expect("signed"))
+        };
+        let ec = EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).expect("PKCS#8 key");
+        let hmac = EncodingKey::from_secret(SECRET).expect("a key");
+        connect(
+            &url,
+            with_token(V5, "grace-1", signed(Some("ec-1"), Algorithm::ES256, &ec)),
+        )
+        .await;
+        connect(
+            &url,
+            with_token(
+                V5,
+                "grace-2",
+                signed(Some("hmac-1"), Algorithm::HS256, &hmac),
+            ),
+        )
+        .await;
+        refused(
+            &url,
+            with_token(V5, "grace-3", signed(Some("other"), Algorithm::ES256, &ec)),
+        )
+        .await;
+        refused(
+            &url,
+            with_token(V5, "grace-4", signed(None, Algorithm::ES256, &ec)),
+        )
+        .await;
+        // The HMAC key's kid with an ES256 signature: the key's alg decides.
+        refused(
+            &url,
+            with_token(V5, "grace-5", signed(Some("hmac-1"), Algorithm::ES256, &ec)),
+        )
+        .await;
     })
     .await;
 }

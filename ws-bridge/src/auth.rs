@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
+use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -35,6 +36,10 @@ pub enum JwtAlgorithm {
 pub struct JwtSettings {
     /// The key file.
     pub key_file: PathBuf,
+    /// The key file is a JWK Set (JSON, as identity providers publish at their
+    /// `jwks_uri`): a token's `kid` picks the key, whose `alg` (or else `algorithm`) it
+    /// must be signed with.
+    pub jwks: bool,
     /// The algorithm tokens must be signed with.
     pub algorithm: JwtAlgorithm,
     /// Required `iss`, if any.
@@ -50,8 +55,21 @@ pub struct JwtSettings {
 /// Checks tokens with a loaded key, which [`JwtVerifier::reload`] replaces (SIGHUP).
 pub struct JwtVerifier {
     settings: JwtSettings,
-    key: RwLock<DecodingKey>,
+    keys: RwLock<Keys>,
     validation: Validation,
+}
+
+/// The loaded key, or the keys of a JWK Set.
+enum Keys {
+    One(DecodingKey),
+    Set(Vec<SetKey>),
+}
+
+/// One key of a JWK Set.
+struct SetKey {
+    kid: Option<String>,
+    key: DecodingKey,
+    algorithm: Algorithm,
 }
 
 impl std::fmt::Debug for JwtVerifier {
@@ -79,6 +97,10 @@ pub enum AuthError {
     /// Signature, expiry, not-before, issuer, audience or format.
     #[error("invalid token: {0}")]
     Invalid(#[from] jsonwebtoken::errors::Error),
+    /// The token names a key (`kid`) the JWK Set does not hold, or none where the set has
+    /// several.
+    #[error("no key {0:?} in the JWK Set")]
+    UnknownKey(Option<String>),
     /// The username claim is missing or not a string.
     #[error("the token has no string claim {0:?}")]
     NoUser(String),
@@ -95,8 +117,8 @@ pub enum AuthError {
 impl JwtVerifier {
     /// Reads the key file and prepares the checks.
     pub fn load(settings: JwtSettings) -> Result<JwtVerifier, ConfigError> {
-        let (key, algorithm) = read_key(&settings)?;
-        let mut validation = Validation::new(algorithm);
+        let keys = read_keys(&settings)?;
+        let mut validation = Validation::new(settings.algorithm.into());
         validation.leeway = 0;
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp"]);
@@ -109,15 +131,15 @@ impl JwtVerifier {
         }
         Ok(JwtVerifier {
             settings,
-            key: RwLock::new(key),
+            keys: RwLock::new(keys),
             validation,
         })
     }
 
     /// Reads the key file again (a rotated key); on error the old key stays.
     pub fn reload(&self) -> Result<(), ConfigError> {
-        let (key, _) = read_key(&self.settings)?;
-        *self.key.write().unwrap_or_else(|e| e.into_inner()) = key;
+        let keys = read_keys(&self.settings)?;
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
         Ok(())
     }
 
@@ -130,8 +152,24 @@ impl JwtVerifier {
     pub fn verify(&self, password: Option<&[u8]>, client_id: &str) -> Result<Identity, AuthError> {
         let token = password.map(trim).filter(|t| !t.is_empty());
         let token = token.ok_or(AuthError::Missing)?;
-        let key = self.key.read().unwrap_or_else(|e| e.into_inner());
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &self.validation)?;
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        let data = match &*keys {
+            Keys::One(key) => {
+                jsonwebtoken::decode::<Map<String, Value>>(token, key, &self.validation)?
+            }
+            Keys::Set(set) => {
+                let kid = jsonwebtoken::decode_header(token)?.kid;
+                let found = match &kid {
+                    Some(kid) => set.iter().find(|k| k.kid.as_deref() == Some(kid)),
+                    None if set.len() == 1 => set.first(),
+                    None => None,
+                };
+                let found = found.ok_or(AuthError::UnknownKey(kid))?;
+                let mut validation = self.validation.clone();
+                validation.algorithms = vec![found.algorithm];
+                jsonwebtoken::decode::<Map<String, Value>>(token, &found.key, &validation)?
+            }
+        };
         let claims = data.claims;
         let claim = &self.settings.username_claim;
         let user = match claims.get(claim) {
@@ -150,33 +188,65 @@ impl JwtVerifier {
     }
 }
 
-/// The decoding key in the settings' key file, and the algorithm it is for.
-fn read_key(settings: &JwtSettings) -> Result<(DecodingKey, Algorithm), ConfigError> {
+impl From<JwtAlgorithm> for Algorithm {
+    fn from(algorithm: JwtAlgorithm) -> Algorithm {
+        match algorithm {
+            JwtAlgorithm::Hs256 => Algorithm::HS256,
+            JwtAlgorithm::Rs256 => Algorithm::RS256,
+            JwtAlgorithm::Es256 => Algorithm::ES256,
+        }
+    }
+}
+
+/// The key (or JWK Set) in the settings' key file.
+fn read_keys(settings: &JwtSettings) -> Result<Keys, ConfigError> {
     let bad = |reason: String| ConfigError::JwtKey {
         path: settings.key_file.clone(),
         reason,
     };
     let bytes = std::fs::read(&settings.key_file).map_err(|e| bad(e.to_string()))?;
-    Ok(match settings.algorithm {
+    if settings.jwks {
+        let set: JwkSet = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        let mut keys = Vec::new();
+        for jwk in &set.keys {
+            let kid = jwk.common.key_id.clone();
+            let algorithm = match jwk.common.key_algorithm {
+                Some(alg) => {
+                    Algorithm::try_from(alg).map_err(|e| bad(format!("key {kid:?}: {e}")))?
+                }
+                None => settings.algorithm.into(),
+            };
+            if !matches!(
+                algorithm,
+                Algorithm::HS256 | Algorithm::RS256 | Algorithm::ES256
+            ) {
+                return Err(bad(format!(
+                    "key {kid:?}: {algorithm:?} is not HS256, RS256 or ES256"
+                )));
+            }
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| bad(format!("key {kid:?}: {e}")))?;
+            keys.push(SetKey {
+                kid,
+                key,
+                algorithm,
+            });
+        }
+        if keys.is_empty() {
+            return Err(bad("the JWK Set holds no key".into()));
+        }
+        return Ok(Keys::Set(keys));
+    }
+    Ok(Keys::One(match settings.algorithm {
         JwtAlgorithm::Hs256 => {
             let secret = trim(&bytes);
             if secret.len() < 32 {
                 return Err(bad("an HS256 secret must be at least 32 bytes".into()));
             }
-            (
-                DecodingKey::from_secret(secret).map_err(|e| bad(e.to_string()))?,
-                Algorithm::HS256,
-            )
+            DecodingKey::from_secret(secret).map_err(|e| bad(e.to_string()))?
         }
-        JwtAlgorithm::Rs256 => (
-            DecodingKey::from_rsa_pem(&bytes).map_err(|e| bad(e.to_string()))?,
-            Algorithm::RS256,
-        ),
-        JwtAlgorithm::Es256 => (
-            DecodingKey::from_ec_pem(&bytes).map_err(|e| bad(e.to_string()))?,
-            Algorithm::ES256,
-        ),
-    })
+        JwtAlgorithm::Rs256 => DecodingKey::from_rsa_pem(&bytes).map_err(|e| bad(e.to_string()))?,
+        JwtAlgorithm::Es256 => DecodingKey::from_ec_pem(&bytes).map_err(|e| bad(e.to_string()))?,
+    }))
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {

@@ -313,6 +313,15 @@ pub struct Cli {
     /// Refused clients get CONNACK "not authorized" and never reach the broker.
     #[arg(long, env = "MQTTWIRE_JWT_KEY", value_name = "FILE")]
     pub jwt_key: Option<PathBuf>,
+    /// Authenticate with the keys of a JWK Set file instead (JSON, as an identity provider
+    /// publishes it): a token's `kid` picks the key. SIGHUP reloads it.
+    #[arg(
+        long,
+        env = "MQTTWIRE_JWT_JWKS",
+        value_name = "FILE",
+        conflicts_with = "jwt_key"
+    )]
+    pub jwt_jwks: Option<PathBuf>,
     /// The algorithm tokens are signed with [default: HS256].
     #[arg(long, env = "MQTTWIRE_JWT_ALGORITHM", value_enum)]
     pub jwt_algorithm: Option<JwtAlgorithm>,
@@ -328,6 +337,10 @@ pub struct Cli {
     /// A claim the CONNECT client id must equal.
     #[arg(long, env = "MQTTWIRE_JWT_CLIENT_ID_CLAIM", value_name = "CLAIM")]
     pub jwt_client_id_claim: Option<String>,
+    /// The cookie holding the token for clients that send no CONNECT password (after the
+    /// `?token=` query parameter) [default: mqttwire_token].
+    #[arg(long, env = "MQTTWIRE_JWT_COOKIE", value_name = "NAME")]
+    pub jwt_cookie: Option<String>,
 }
 
 /// The same settings as [`Cli`], from a TOML file.
@@ -369,11 +382,13 @@ struct FileConfig {
     metrics_listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
     jwt_key: Option<PathBuf>,
+    jwt_jwks: Option<PathBuf>,
     jwt_algorithm: Option<JwtAlgorithm>,
     jwt_issuer: Option<String>,
     jwt_audience: Option<String>,
     jwt_username_claim: Option<String>,
     jwt_client_id_claim: Option<String>,
+    jwt_cookie: Option<String>,
     /// Topic ACL rules (`[[acl]]` tables); only in the file.
     #[serde(default)]
     acl: Vec<AclRule>,
@@ -446,6 +461,8 @@ pub struct Config {
     pub jwt: Option<Arc<JwtVerifier>>,
     /// Topic ACL rules; empty leaves authorization to the broker.
     pub acl: Acl,
+    /// The cookie that may hold the token.
+    pub jwt_cookie: String,
 }
 
 impl Default for Config {
@@ -483,6 +500,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             jwt: None,
             acl: Acl::default(),
+            jwt_cookie: "mqttwire_token".to_owned(),
         }
     }
 }
@@ -542,10 +560,19 @@ impl Config {
                     None => Ok(default),
                 }
             };
+        let jwks = cli.jwt_jwks.or(file.jwt_jwks);
+        let key = cli.jwt_key.or(file.jwt_key);
+        if key.is_some() && jwks.is_some() {
+            return Err(ConfigError::Range {
+                name: "jwt-key",
+                reason: "give --jwt-key or --jwt-jwks, not both",
+            });
+        }
         let jwt = load_jwt(
-            cli.jwt_key.or(file.jwt_key),
+            key.clone().or(jwks.clone()),
             JwtSettings {
                 key_file: PathBuf::new(),
+                jwks: jwks.is_some(),
                 algorithm: cli
                     .jwt_algorithm
                     .or(file.jwt_algorithm)
@@ -653,6 +680,7 @@ impl Config {
             log_format: cli.log_format.or(file.log_format).unwrap_or(d.log_format),
             jwt,
             acl,
+            jwt_cookie: cli.jwt_cookie.or(file.jwt_cookie).unwrap_or(d.jwt_cookie),
         };
         config.check()?;
         Ok(config)

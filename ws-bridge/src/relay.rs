@@ -105,9 +105,15 @@ enum End {
 type WsSink<S> = SplitSink<WebSocketStream<S>, Message>;
 type WsStream<S> = SplitStream<WebSocketStream<S>>;
 
-/// Relays one upgraded WebSocket until either side ends it.
-pub(crate) async fn relay<S>(ws: WebSocketStream<S>, shared: Arc<Shared>, client: String)
-where
+/// Relays one upgraded WebSocket until either side ends it. `upgrade_token` is a token the
+/// upgrade request carried (`?token=` or the token cookie), used when the CONNECT has no
+/// password.
+pub(crate) async fn relay<S>(
+    ws: WebSocketStream<S>,
+    shared: Arc<Shared>,
+    client: String,
+    upgrade_token: Option<Bytes>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let _open = shared.metrics.connection();
@@ -143,7 +149,10 @@ where
     };
     up_decoder.set_max_packet_size(config.max_packet_size);
     let version = up_decoder.version();
-    let enforcer = match connect.as_ref().map(|c| authorize(config, c)) {
+    let enforcer = match connect
+        .as_ref()
+        .map(|c| authorize(config, c, upgrade_token.as_deref()))
+    {
         None | Some(Ok(None)) => None,
         Some(Ok(Some(acl))) => Some(Enforcer::new(acl, version)),
         Some(Err(why)) => {
@@ -281,11 +290,21 @@ fn clamp_maximum_packet_size(connect: &Connect, max: u32) -> Option<Bytes> {
 }
 
 /// Edge authentication and the ACL for one CONNECT: the connection's rules (`None` when no
-/// ACL is configured), or why it is refused.
-fn authorize(config: &Config, connect: &Connect) -> Result<Option<ClientAcl>, String> {
+/// ACL is configured), or why it is refused. The token is the CONNECT password, or else the
+/// one the upgrade request carried.
+fn authorize(
+    config: &Config,
+    connect: &Connect,
+    upgrade_token: Option<&[u8]>,
+) -> Result<Option<ClientAcl>, String> {
     let user = match &config.jwt {
         Some(jwt) => {
-            jwt.verify(connect.password.as_deref(), &connect.client_id)
+            let token = connect
+                .password
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .or(upgrade_token);
+            jwt.verify(token, &connect.client_id)
                 .map_err(|e| e.to_string())?
                 .user
         }

@@ -528,6 +528,10 @@ impl Server {
             )
             .max_message_size(Some(config.max_packet_size as usize))
             .max_frame_size(Some(config.max_packet_size as usize));
+        let upgrade_token = config
+            .jwt
+            .as_ref()
+            .and_then(|_| upgrade_token(&req, &config.jwt_cookie));
         let client = match forwarded.as_ref().or(slot.client.as_ref()) {
             Some(guard) => format!("{} (port {})", guard.key(), peer.port()),
             None => peer.to_string(),
@@ -541,7 +545,7 @@ impl Server {
                         Some(ws_config),
                     )
                     .await;
-                    relay(ws, shared, client).await;
+                    relay(ws, shared, client, upgrade_token).await;
                 }
                 Err(error) => tracing::debug!(%client, %error, "upgrade failed"),
             }
@@ -584,6 +588,30 @@ fn empty() -> Body {
     Full::new(Bytes::new())
         .map_err(|e| match e {})
         .boxed_unsync()
+}
+
+/// A token the upgrade request carries for clients that cannot put one in the CONNECT
+/// password: the `token` query parameter, or else the cookie named `cookie`.
+fn upgrade_token(req: &Request<Incoming>, cookie: &str) -> Option<Bytes> {
+    let from_query = req.uri().query().and_then(|query| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("token="))
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    });
+    let from_cookie = || {
+        req.headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                (name == cookie && !value.is_empty()).then(|| value.to_owned())
+            })
+    };
+    from_query.or_else(from_cookie).map(Bytes::from)
 }
 
 /// True if a comma-separated header holds `token` (case-insensitive).
