@@ -1431,3 +1431,82 @@ async fn picks_the_key_of_a_jwk_set_by_kid() {
     })
     .await;
 }
+
+// ---- one budget for what all clients make the bridge hold ----
+
+/// A raw 3.1.1 session through the bridge: CONNECT as `id`, CONNACK read.
+async fn raw_session(bridge: &Bridge, id: u8) -> WebSocketStream<TcpStream> {
+    let mut ws = raw_ws(bridge).await;
+    let connect_packet = [
+        0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01, id,
+    ];
+    ws.send(Message::Binary(Bytes::copy_from_slice(&connect_packet)))
+        .await
+        .expect("CONNECT");
+    assert!(
+        matches!(ws.next().await, Some(Ok(Message::Binary(_)))),
+        "CONNACK"
+    );
+    ws
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closes_the_client_that_would_take_the_bridge_past_its_buffer_budget() {
+    bounded(async {
+        let broker = broker();
+        let config = Config {
+            max_buffered_bytes: 100 * 1024,
+            ..Config::default()
+        };
+        let bridge = start(&broker, config).await;
+        let (observer, mut seen, _) =
+            connect(&broker.tcp_url(), options(V311, "budget-observer")).await;
+        subscribe(&observer, &mut seen, "big", QoS::AtMostOnce).await;
+        // A QoS 0 PUBLISH to "big" of 512 KiB: remaining length 2 + 3 + payload.
+        let payload = vec![7u8; 512 * 1024];
+        let remaining = 5 + payload.len(); // 524,293 = 0x85 0x80 0x20
+        assert_eq!(remaining, 5 + (0x20 << 14));
+        let mut packet = vec![0x30, 0x85, 0x80, 0x20, 0x00, 0x03, b'b', b'i', b'g'];
+        packet.extend_from_slice(&payload);
+        let (head, rest) = packet.split_at(60 * 1024);
+        // Two clients each send the first 60 KiB and stall: 120 KiB > 100 KiB.
+        let mut a = raw_session(&bridge, b'a').await;
+        a.send(Message::Binary(Bytes::copy_from_slice(head)))
+            .await
+            .expect("sent");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut b = raw_session(&bridge, b'b').await;
+        b.send(Message::Binary(Bytes::copy_from_slice(head)))
+            .await
+            .expect("sent");
+        let close = loop {
+            match tokio::time::timeout(WAIT, b.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => break frame.map(|f| f.code),
+                Ok(Some(Ok(_))) => {}
+                other => panic!("the second client was not closed: {other:?}"),
+            }
+        };
+        assert_eq!(close, Some(CloseCode::Again));
+        assert!(
+            bridge
+                .handle()
+                .metrics()
+                .contains("mqttwire_bridge_refused_total{reason=\"Budget\"} 1")
+        );
+        // The first one is not affected: the rest of its packet completes it.
+        a.send(Message::Binary(Bytes::copy_from_slice(rest)))
+            .await
+            .expect("sent");
+        let got = seen
+            .message_on(WAIT, "big")
+            .await
+            .expect("the 512 KiB message");
+        assert_eq!(got.payload.len(), payload.len());
+        let metrics = bridge.handle().metrics();
+        assert!(
+            metrics.contains("mqttwire_bridge_buffered_bytes 0"),
+            "{metrics}"
+        );
+    })
+    .await;
+}

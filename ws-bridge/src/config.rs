@@ -292,6 +292,11 @@ pub struct Cli {
     /// many in a burst; more are closed at accept (0: no limit) [default: 0].
     #[arg(long, env = "MQTTWIRE_MAX_CONNECT_RATE", value_name = "N")]
     pub max_connect_rate: Option<u32>,
+    /// Most bytes of partial packets held for all clients together; a connection that
+    /// would take the total past it is closed (quota exceeded, try again later) [default:
+    /// 536870912].
+    #[arg(long, env = "MQTTWIRE_MAX_BUFFERED_BYTES", value_name = "BYTES")]
+    pub max_buffered_bytes: Option<u64>,
     /// Largest WebSocket message sent to a browser when coalescing packets [default: 65536].
     #[arg(long, env = "MQTTWIRE_COALESCE_LIMIT", value_name = "BYTES")]
     pub coalesce_limit: Option<usize>,
@@ -376,6 +381,7 @@ struct FileConfig {
     max_message_rate: Option<u32>,
     max_byte_rate: Option<u64>,
     max_connect_rate: Option<u32>,
+    max_buffered_bytes: Option<u64>,
     coalesce_limit: Option<usize>,
     one_packet_per_message: Option<bool>,
     transparent: Option<bool>,
@@ -447,6 +453,8 @@ pub struct Config {
     pub max_byte_rate: u64,
     /// New connections a second per client; 0: no limit.
     pub max_connect_rate: u32,
+    /// Bytes of partial packets held for all clients together.
+    pub max_buffered_bytes: u64,
     /// Largest coalesced message toward browsers.
     pub coalesce_limit: usize,
     /// One packet per WebSocket message toward browsers.
@@ -493,6 +501,7 @@ impl Default for Config {
             max_message_rate: 0,
             max_byte_rate: 0,
             max_connect_rate: 0,
+            max_buffered_bytes: 512 << 20,
             coalesce_limit: 64 * 1024,
             one_packet_per_message: false,
             transparent: false,
@@ -669,6 +678,10 @@ impl Config {
                 .max_connect_rate
                 .or(file.max_connect_rate)
                 .unwrap_or(d.max_connect_rate),
+            max_buffered_bytes: cli
+                .max_buffered_bytes
+                .or(file.max_buffered_bytes)
+                .unwrap_or(d.max_buffered_bytes),
             coalesce_limit: cli
                 .coalesce_limit
                 .or(file.coalesce_limit)

@@ -21,6 +21,7 @@
 
 pub mod acl;
 pub mod auth;
+mod budget;
 mod config;
 mod deadline;
 #[cfg(feature = "embedded-broker")]

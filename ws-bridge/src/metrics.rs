@@ -50,6 +50,8 @@ pub(crate) enum Refusal {
     Upstream,
     /// Nothing crossed the connection for the idle timeout.
     Idle,
+    /// The bytes held for all clients reached --max-buffered-bytes.
+    Budget,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -88,6 +90,7 @@ struct BrokerLabels {
 pub(crate) struct Metrics {
     registry: Registry,
     open: Gauge,
+    buffered: Gauge,
     total: Counter,
     refused: Family<RefusalLabels, Counter>,
     bytes: Family<DirectionLabels, Counter>,
@@ -107,6 +110,7 @@ impl Metrics {
     pub(crate) fn new() -> Metrics {
         let mut registry = Registry::with_prefix("mqttwire_bridge");
         let open = Gauge::default();
+        let buffered = Gauge::default();
         let total = Counter::default();
         let refused = Family::<RefusalLabels, Counter>::default();
         let bytes = Family::<DirectionLabels, Counter>::default();
@@ -119,6 +123,11 @@ impl Metrics {
             "connections_open",
             "WebSocket connections being relayed",
             open.clone(),
+        );
+        registry.register(
+            "buffered_bytes",
+            "Bytes of partial packets held for clients (bounded by --max-buffered-bytes)",
+            buffered.clone(),
         );
         registry.register(
             "connections",
@@ -149,6 +158,7 @@ impl Metrics {
         Metrics {
             registry,
             open,
+            buffered,
             total,
             refused,
             bytes,
@@ -165,6 +175,11 @@ impl Metrics {
         OpenGuard {
             open: self.open.clone(),
         }
+    }
+
+    /// The gauge of bytes held for clients, for the buffer budget.
+    pub(crate) fn buffered(&self) -> Gauge {
+        self.buffered.clone()
     }
 
     /// Counts a refusal.

@@ -29,6 +29,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 
 use crate::acl::ClientAcl;
+use crate::budget::{BufferBudget, Charge};
 use crate::config::Config;
 use crate::deadline::WriteDeadline;
 use crate::enforce::{Enforcer, SubAcks, Verdict};
@@ -70,6 +71,8 @@ pub(crate) struct Shared {
     pub(crate) connect_rate: ConnectRate,
     /// Refusal log lines a second.
     pub(crate) log: LogLimiter,
+    /// The bytes held for all clients.
+    pub(crate) budget: BufferBudget,
 }
 
 /// How a relayed connection ended.
@@ -86,6 +89,8 @@ enum End {
     NotConnect(PacketType, Option<ProtocolVersion>),
     /// No CONNECT within the connect timeout.
     ConnectTimeout,
+    /// Holding more for this client would take the bridge past --max-buffered-bytes.
+    OverBudget(Option<ProtocolVersion>),
     /// Edge authentication or the ACL refused the CONNECT (why, for the log).
     NotAuthorized(String, ProtocolVersion),
     /// The broker broke MQTT.
@@ -126,6 +131,7 @@ pub(crate) async fn relay<S>(
     // the bridge hold no more than that.
     let mut up_decoder = Decoder::new(ProtocolVersion::V5)
         .with_max_packet_size(config.max_connect_size.min(config.max_packet_size));
+    let mut charge = shared.budget.charge();
     let first = if config.transparent {
         match tokio::time::timeout(config.connect_timeout, next_binary(&mut rx)).await {
             Ok(Ok(bytes)) => Ok((None, bytes)),
@@ -135,7 +141,7 @@ pub(crate) async fn relay<S>(
     } else {
         match tokio::time::timeout(
             config.connect_timeout,
-            first_connect(&mut rx, &mut up_decoder),
+            first_connect(&mut rx, &mut up_decoder, &mut charge),
         )
         .await
         {
@@ -218,7 +224,7 @@ pub(crate) async fn relay<S>(
         replies: reply_rx,
     };
     let end = tokio::select! {
-        end = client_to_broker(&mut rx, &mut up_write, up_decoder, edge, &shared, &activity) => end,
+        end = client_to_broker(&mut rx, &mut up_write, up_decoder, edge, &mut charge, &shared, &activity) => end,
         end = broker_to_client(up_read, &mut tx, down_decoder, down, &shared, &activity) => end,
         end = activity.idle(config.idle_timeout) => end,
         () = drained(&shared.shutdown, config.drain_timeout) => End::Shutdown,
@@ -232,6 +238,7 @@ pub(crate) async fn relay<S>(
 async fn first_connect<S>(
     rx: &mut WsStream<S>,
     decoder: &mut Decoder,
+    charge: &mut Charge<'_>,
 ) -> Result<(Option<Connect>, Bytes), End>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -257,7 +264,11 @@ where
                 bytes,
             })) => return Ok((Some(connect), bytes)),
             Ok(Some(frame)) => return Err(End::NotConnect(frame.packet.packet_type(), None)),
-            Ok(None) => continue,
+            Ok(None) => {
+                charge
+                    .set(decoder.buffered())
+                    .map_err(|_| End::OverBudget(None))?;
+            }
             Err(error) => return Err(End::ClientViolation(error, None)),
         }
     }
@@ -358,6 +369,7 @@ async fn client_to_broker<S, W>(
     up: &mut W,
     mut decoder: Decoder,
     mut edge: Option<Edge>,
+    charge: &mut Charge<'_>,
     shared: &Shared,
     activity: &Activity,
 ) -> End
@@ -454,6 +466,11 @@ where
             // The packets before the broken one still go to the broker.
             let _ = write_out(up, &mut out).await;
             return end;
+        }
+        // What stays in the decoder is the start of a packet: counted against the budget.
+        if charge.set(decoder.buffered()).is_err() {
+            let _ = write_out(up, &mut out).await;
+            return End::OverBudget(Some(version));
         }
         // Over its rate a client is slowed, not dropped: what it sent waits until the rate
         // allows it, and the client is not read meanwhile.
@@ -725,6 +742,19 @@ where
                 .await;
             }
             close(tx, CloseCode::Policy, "not authorized").await;
+        }
+        End::OverBudget(version) => {
+            metrics.refused(Refusal::Budget);
+            if let Some(left_out) = shared.log.allow("buffer budget") {
+                tracing::warn!(%client, left_out, "closing: --max-buffered-bytes reached");
+            }
+            disconnect(tx, version, ReasonCode::QUOTA_EXCEEDED).await;
+            close(
+                tx,
+                CloseCode::Again,
+                "the bridge holds too much for its clients, try again later",
+            )
+            .await;
         }
         End::ConnectTimeout => {
             metrics.refused(Refusal::ConnectTimeout);

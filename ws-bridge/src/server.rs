@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::budget::BufferBudget;
 use crate::config::{Config, ConfigError};
 use crate::deadline::WriteDeadline;
 use crate::files::Files;
@@ -163,14 +164,17 @@ pub fn prepare(config: Config, shutdown: CancellationToken) -> Result<(Server, H
         None => None,
     };
     let connect_rate = ConnectRate::new(config.max_connect_rate);
+    let metrics = Metrics::new();
+    let budget = BufferBudget::new(metrics.buffered(), config.max_buffered_bytes);
     let shared = Arc::new(Shared {
         config,
-        metrics: Metrics::new(),
+        metrics,
         upstreams,
         shutdown,
         readiness: Readiness::default(),
         connect_rate,
         log: LogLimiter::default(),
+        budget,
     });
     let server = Server {
         shared: shared.clone(),
