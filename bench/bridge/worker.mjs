@@ -14,8 +14,14 @@
 //   rtt   one client publishes on a topic it subscribes to, n sequential round
 //         trips at QoS 0 (bounded by n and the cap); answers 'done' { samples… }
 //   idle  open n idle MQTT connections over raw WebSocket (`ws`, hand-built
-//         CONNECT, keepalive 0) or raw TCP, answer 'open' once every CONNACK came;
-//         on 'close' close them all and answer 'closed'
+//         CONNECT, keepalive 0 unless `keepalive` is given) or raw TCP, answer 'open'
+//         once every CONNACK came; on 'close' close them all and answer 'closed'.
+//         With `keepalive` K > 0 (WebSocket only) every connection sends PINGREQ
+//         every K seconds from its CONNACK on and counts the PINGRESPs; a 'status'
+//         command with the idle command's id answers 'status' with those counts and
+//         the connections lost meanwhile (bench/bridge/soak.mjs)
+//
+// sub, pub and rtt take `username` and `password` (the bridge's JWT) when given.
 //
 // Times are process.hrtime.bigint() (CLOCK_MONOTONIC), comparable between the
 // worker processes of one machine; they travel as decimal strings.
@@ -32,6 +38,11 @@ const send = (msg) => { if (process.connected) process.send(msg) }
 const waiting = new Map()
 
 process.on('message', (msg) => {
+  if (msg.op === 'status') {
+    const tracker = trackers.get(msg.id)
+    send(tracker ? { id: msg.id, ev: 'status', ...tracker.snapshot() } : { id: msg.id, ev: 'error', error: `no idle command ${msg.id}` })
+    return
+  }
   if (msg.op === 'go' || msg.op === 'close') {
     const resume = waiting.get(msg.id)
     if (resume) { waiting.delete(msg.id); resume() }
@@ -53,7 +64,7 @@ function waitFor (id, what) {
 // ---------------------------------------------------------------------------
 
 /** Connects MQTT.js 5 with the options every path shares; rejects after timeoutMs. */
-function connect (url, clientId, { noSubprotocol = false, nagle = false, wsFraming = 'node', timeoutMs = 10_000 } = {}) {
+function connect (url, clientId, { noSubprotocol = false, nagle = false, wsFraming = 'node', username, password, timeoutMs = 10_000 } = {}) {
   const options = {
     clientId,
     protocolVersion: 4, // MQTT 3.1.1, MQTT.js's default
@@ -64,6 +75,8 @@ function connect (url, clientId, { noSubprotocol = false, nagle = false, wsFrami
     // No compression offered: no server here accepts it, and it must not differ by path.
     wsOptions: { perMessageDeflate: false }
   }
+  if (username != null) options.username = username
+  if (password != null) options.password = password
   let socket = null
   options.createWebsocket = (u, protocols, opts) => {
     // websockify refuses any offered subprotocol it does not know ("mqtt" included).
@@ -122,8 +135,8 @@ function end (client) {
   })
 }
 
-async function sub ({ id, url, topic, qos, n, capMs, noSubprotocol, nagle, wsFraming }) {
-  const client = await connect(url, `bench-sub-${process.pid}-${id}`, { noSubprotocol, nagle, wsFraming })
+async function sub ({ id, url, topic, qos, n, capMs, noSubprotocol, nagle, wsFraming, username, password }) {
+  const client = await connect(url, `bench-sub-${process.pid}-${id}`, { noSubprotocol, nagle, wsFraming, username, password })
   let count = 0
   let lastNs = 0n
   let finish
@@ -145,8 +158,8 @@ async function sub ({ id, url, topic, qos, n, capMs, noSubprotocol, nagle, wsFra
   send({ id, ev: 'closed' })
 }
 
-async function pub ({ id, url, topic, qos, n, size, capMs, window, noSubprotocol, nagle, wsFraming }) {
-  const client = await connect(url, `bench-pub-${process.pid}-${id}`, { noSubprotocol, nagle, wsFraming })
+async function pub ({ id, url, topic, qos, n, size, capMs, window, noSubprotocol, nagle, wsFraming, username, password }) {
+  const client = await connect(url, `bench-pub-${process.pid}-${id}`, { noSubprotocol, nagle, wsFraming, username, password })
   const payload = Buffer.alloc(size, 0x61)
   let closed = false
   client.on('close', () => { closed = true })
@@ -220,8 +233,8 @@ function publishQos1 (client, topic, payload, n, window, deadline, isClosed) {
   })
 }
 
-async function rtt ({ id, url, topic, n, size, capMs, noSubprotocol, nagle, wsFraming }) {
-  const client = await connect(url, `bench-rtt-${process.pid}-${id}`, { noSubprotocol, nagle, wsFraming })
+async function rtt ({ id, url, topic, n, size, capMs, noSubprotocol, nagle, wsFraming, username, password }) {
+  const client = await connect(url, `bench-rtt-${process.pid}-${id}`, { noSubprotocol, nagle, wsFraming, username, password })
   // Each round trip's payload starts with its sequence number: a late message from a
   // lost round trip cannot end a later one.
   const payload = Buffer.alloc(Math.max(size, 4), 0x62)
@@ -279,14 +292,14 @@ function percentile (sorted, p) {
 // Idle connections: raw sockets, hand-built CONNECT
 // ---------------------------------------------------------------------------
 
-/** MQTT 3.1.1 CONNECT, clean session, keepalive 0 (the broker never times it out). */
-function connectPacket (clientId) {
+/** MQTT 3.1.1 CONNECT, clean session, keepalive in seconds (0: the broker never times it out). */
+function connectPacket (clientId, keepalive = 0) {
   const id = Buffer.from(clientId, 'utf8')
   const body = Buffer.concat([
     Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54]), // protocol name "MQTT"
     Buffer.from([0x04]), // protocol level 4 = 3.1.1
     Buffer.from([0x02]), // connect flags: clean session
-    Buffer.from([0x00, 0x00]), // keepalive 0
+    Buffer.from([keepalive >> 8, keepalive & 0xff]), // keepalive, seconds
     Buffer.from([id.length >> 8, id.length & 0xff]), id // client identifier
   ])
   if (body.length > 127) throw new Error('client id too long for a one-byte remaining length')
@@ -294,29 +307,127 @@ function connectPacket (clientId) {
 }
 
 const isConnAckOk = (buf) => buf.length >= 4 && buf[0] === 0x20 && buf[1] === 0x02 && buf[3] === 0x00
+const PINGREQ = Buffer.from([0xc0, 0x00])
 
-/** Opens one idle connection; resolves with a closer once CONNACK (accepted) arrived. */
-function openOne (target, clientId, timeoutMs, noSubprotocol) {
+/** PINGRESPs in one WebSocket message (a relay may put several in one), or -1 for anything else. */
+function pingResponses (buf) {
+  if (!buf.length || buf.length % 2) return -1
+  for (let i = 0; i < buf.length; i += 2) if (buf[i] !== 0xd0 || buf[i + 1] !== 0x00) return -1
+  return buf.length / 2
+}
+
+/**
+ * What the connections of one idle command saw after their CONNACK: PINGREQs sent,
+ * PINGRESPs back (and how long the slowest took), pings still unanswered when the next
+ * was due, other packets, and connections lost (closed by the other side or failed).
+ */
+class Tracker {
+  constructor () {
+    this.open = 0
+    this.pingsSent = 0
+    this.pongs = 0
+    this.maxPongMs = 0
+    this.pongMsSum = 0
+    this.late = 0
+    this.unexpected = 0
+    this.lost = 0
+    this.firstLoss = null
+    this.lossByCause = {}
+  }
+
+  loss (cause) {
+    this.open--
+    this.lost++
+    this.firstLoss ??= cause
+    const key = cause.replace(/\d{2,}/g, 'N').slice(0, 80)
+    this.lossByCause[key] = (this.lossByCause[key] ?? 0) + 1
+  }
+
+  snapshot () {
+    return {
+      open: this.open,
+      pingsSent: this.pingsSent,
+      pongs: this.pongs,
+      maxPongMs: this.maxPongMs,
+      meanPongMs: this.pongs ? this.pongMsSum / this.pongs : null,
+      late: this.late,
+      unexpected: this.unexpected,
+      lost: this.lost,
+      firstLoss: this.firstLoss,
+      lossByCause: this.lossByCause,
+      atNs: String(now())
+    }
+  }
+}
+
+/**
+ * Opens one idle connection; resolves with a closer once CONNACK (accepted) arrived.
+ * With keepalive > 0 (WebSocket only) it then sends PINGREQ every `keepalive` seconds
+ * and reports to `tracker` until closed.
+ */
+function openOne (target, clientId, timeoutMs, noSubprotocol, keepalive = 0, tracker = null) {
   return new Promise((resolve, reject) => {
-    const packet = connectPacket(clientId)
+    const packet = connectPacket(clientId, keepalive)
     let settled = false
+    let timer
     const settle = (err, closer) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
       if (err) { closer?.(); reject(err) } else resolve(closer)
     }
-    let timer
     if (target.startsWith('ws://')) {
       const protocols = noSubprotocol ? [] : ['mqtt']
       const ws = new WebSocket(target, protocols, { perMessageDeflate: false, handshakeTimeout: timeoutMs })
-      const closer = () => { try { ws.terminate() } catch {} }
+      let pinger = null
+      let pingAt = null // when the unanswered PINGREQ went out
+      let closing = false // closed by us: not a loss
+      let open = false // CONNACK came: counted in tracker.open
+      const closer = () => { closing = true; clearInterval(pinger); try { ws.terminate() } catch {} }
+      const lost = (cause) => {
+        if (!open || closing) return
+        open = false
+        clearInterval(pinger)
+        tracker?.loss(cause)
+      }
       timer = setTimeout(() => settle(new Error('no CONNACK in time'), closer), timeoutMs)
       ws.on('open', () => ws.send(packet))
-      ws.on('message', (data) => settle(isConnAckOk(Buffer.from(data)) ? null : new Error(`bad CONNACK ${Buffer.from(data).toString('hex')}`), closer))
-      ws.on('error', (err) => settle(err, closer))
-      ws.on('close', () => settle(new Error('closed before CONNACK'), closer))
+      ws.on('message', (data) => {
+        const buf = Buffer.from(data)
+        if (!settled) {
+          const ok = isConnAckOk(buf)
+          if (ok && tracker) {
+            open = true
+            tracker.open++
+            if (keepalive > 0) {
+              pinger = setInterval(() => {
+                if (pingAt != null) tracker.late++
+                pingAt = now()
+                tracker.pingsSent++
+                ws.send(PINGREQ)
+              }, keepalive * 1000)
+            }
+          }
+          settle(ok ? null : new Error(`bad CONNACK ${buf.toString('hex')}`), closer)
+          return
+        }
+        const k = tracker ? pingResponses(buf) : -1
+        if (k > 0) {
+          tracker.pongs += k
+          if (pingAt != null) {
+            const ms = Number(now() - pingAt) / 1e6
+            tracker.pongMsSum += ms * k
+            if (ms > tracker.maxPongMs) tracker.maxPongMs = ms
+            pingAt = null
+          }
+        } else if (tracker) {
+          tracker.unexpected++
+        }
+      })
+      ws.on('error', (err) => { lost(`error: ${err?.message ?? err}`); settle(err, closer) })
+      ws.on('close', (code, reason) => { lost(`closed by peer: ${code} ${String(reason)}`.trim()); settle(new Error('closed before CONNACK'), closer) })
     } else {
+      if (keepalive > 0) { reject(new Error('keepalive pings are implemented for ws:// only')); return }
       const { hostname, port } = new URL(target)
       const sock = net.connect({ host: hostname, port: Number(port), noDelay: true })
       const closer = () => sock.destroy()
@@ -330,8 +441,13 @@ function openOne (target, clientId, timeoutMs, noSubprotocol) {
   })
 }
 
-async function idle ({ id, url, n, concurrency, capMs, noSubprotocol }) {
+/** Trackers of the running idle commands, by command id (for 'status'). */
+const trackers = new Map()
+
+async function idle ({ id, url, n, concurrency, capMs, noSubprotocol, keepalive = 0 }) {
   const closers = []
+  const tracker = new Tracker()
+  trackers.set(id, tracker)
   const startNs = now()
   const deadline = startNs + BigInt(capMs) * 1_000_000n
   let next = 0
@@ -341,7 +457,7 @@ async function idle ({ id, url, n, concurrency, capMs, noSubprotocol }) {
     while (next < n && now() < deadline) {
       const i = next++
       try {
-        closers.push(await openOne(url, `idle-${process.pid}-${id}-${i}`, 10_000, noSubprotocol))
+        closers.push(await openOne(url, `idle-${process.pid}-${id}-${i}`, 10_000, noSubprotocol, keepalive, tracker))
       } catch (err) {
         failed++
         firstError ??= String(err?.message ?? err)
@@ -354,7 +470,8 @@ async function idle ({ id, url, n, concurrency, capMs, noSubprotocol }) {
   send({ id, ev: 'open', opened: closers.length, failed, firstError, openMs })
   await waitFor(id, 'close')
   for (const close of closers) close()
+  trackers.delete(id)
   // Give the FINs a moment to be sent before the orchestrator looks at the relay.
   await new Promise((resolve) => setTimeout(resolve, 200))
-  send({ id, ev: 'closed' })
+  send({ id, ev: 'closed', ...tracker.snapshot() })
 }
