@@ -28,6 +28,8 @@ mod deadline;
 pub mod embedded;
 mod enforce;
 mod files;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod limits;
 mod metrics;
 mod ops;
