@@ -21,6 +21,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (native)"
 cargo test --workspace --locked
 
+step "the relay's fuzz harness (feature fuzzing): clippy and its replay tests"
+cargo clippy -p ws-bridge --features fuzzing --all-targets --locked -- -D warnings
+cargo test -p ws-bridge --features fuzzing --lib --locked fuzzing
+
 step "engine tests on wasm32 in headless Chromium"
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
   cargo test -p mqttwire --target wasm32-unknown-unknown --locked --test engine

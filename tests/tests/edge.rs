@@ -1510,3 +1510,60 @@ async fn closes_the_client_that_would_take_the_bridge_past_its_buffer_budget() {
     })
     .await;
 }
+
+// ---- found by the relay fuzz target ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closes_a_connection_whose_broker_sends_what_only_clients_send() {
+    bounded(async {
+        // A "broker" that accepts the CONNECT and then sends a SUBSCRIBE.
+        let fake = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bound");
+        let port = fake.local_addr().expect("an address").port();
+        tokio::spawn(async move {
+            let (mut socket, _) = fake.accept().await.expect("the bridge connects");
+            let mut connect_bytes = [0u8; 15];
+            socket
+                .read_exact(&mut connect_bytes)
+                .await
+                .expect("CONNECT");
+            socket
+                .write_all(&[0x20, 0x02, 0x00, 0x00])
+                .await
+                .expect("CONNACK");
+            let subscribe = [0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'x', 0x00];
+            socket.write_all(&subscribe).await.expect("SUBSCRIBE");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let config = Config {
+            brokers: vec![mqttwire_tests::bridge::broker_url(port)],
+            ..Config::default()
+        };
+        let bridge = Bridge::start(config).await.expect("the bridge starts");
+        let mut ws = raw_ws(&bridge).await;
+        let connect_packet = [
+            0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01,
+            b'f',
+        ];
+        ws.send(Message::Binary(Bytes::copy_from_slice(&connect_packet)))
+            .await
+            .expect("CONNECT");
+        loop {
+            match tokio::time::timeout(WAIT, ws.next()).await {
+                Ok(Some(Ok(Message::Binary(bytes)))) => {
+                    assert!(
+                        !bytes.contains(&0x82),
+                        "the SUBSCRIBE from the broker was relayed"
+                    );
+                }
+                Ok(Some(Ok(Message::Close(Some(frame))))) => {
+                    assert_eq!(frame.code, CloseCode::Error);
+                    break;
+                }
+                other => panic!("no close: {other:?}"),
+            }
+        }
+    })
+    .await;
+}

@@ -832,6 +832,19 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_limited_client_that_closes_loses_nothing_it_sent() {
+        // The seed: a session over --max-message-rate, then the client's close (found by
+        // this target: the relay ended while it waited out the rate, and the publishes it
+        // held were lost; 917 bytes reach the broker without the rate limit).
+        let input = Input::parse(include_bytes!("../fuzz/seeds/rate_limited"));
+        let outcome = run(&input);
+        let mut unlimited = input.clone();
+        unlimited.knobs.rate_limits = false;
+        let expected = run(&unlimited).upstream;
+        assert_eq!(outcome.upstream, expected, "{outcome:?}");
+    }
+
+    #[test]
     fn parses_every_input() {
         assert_eq!(Input::parse(&[]), Input::default());
         let input = Input::parse(&[0x01, 0x01, 0x12, 2, 0, 1, 2, 0x81, 1, 0, 7, 0x82]);

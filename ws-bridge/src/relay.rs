@@ -473,9 +473,10 @@ where
             return End::OverBudget(Some(version));
         }
         // Over its rate a client is slowed, not dropped: what it sent waits until the rate
-        // allows it, and the client is not read meanwhile.
+        // allows it, and the client is not read meanwhile. A client that is closing gets
+        // what it sent forwarded at once: waiting, the relay could end first and lose it.
         let wait = rate.take(packets, taken);
-        if !wait.is_zero() {
+        if !wait.is_zero() && ended.is_none() {
             tokio::time::sleep(wait).await;
         }
         // Messages holding only part of a packet added nothing: nothing to write.
@@ -628,7 +629,19 @@ where
                 Ok(None) => break,
                 Err(error) => return End::BrokerViolation(error),
             };
-            counters.packet(frame.packet.packet_type());
+            let packet_type = frame.packet.packet_type();
+            // What only a client sends never comes from a broker (and a CONNECT would switch
+            // the decoder's version).
+            if matches!(
+                packet_type,
+                PacketType::Connect
+                    | PacketType::Subscribe
+                    | PacketType::Unsubscribe
+                    | PacketType::PingReq
+            ) {
+                return End::BrokerViolation(DecodeError::NotFromServer(packet_type));
+            }
+            counters.packet(packet_type);
             let frame_bytes = match (&down.subacks, &frame.packet) {
                 (Some(subacks), Packet::SubAck(suback)) => {
                     subacks.downstream(suback).unwrap_or(frame.bytes)
@@ -695,7 +708,8 @@ where
     match end {
         End::ClientClosed => {
             tracing::debug!(%client, "client closed");
-            let _ = tx.close().await;
+            // A client that closed and stops reading gets a second, like every close.
+            let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
         }
         End::BrokerClosed => {
             tracing::debug!(%client, "broker closed the connection");
