@@ -148,12 +148,12 @@ fn too_large(size: usize, max: u32) -> String {
 /// A command the engine refused, with its code.
 pub(crate) fn client_error(e: &ClientError) -> JsValue {
     let (code, message, reason) = match e {
-        ClientError::QueueFull { max, .. } => (
+        ClientError::QueueFull(max) => (
             "QUEUE_FULL",
             concat(&[
-                "the queue of commands waiting to be sent is full: its limit is ",
+                "queue full: maxQueuedBytes is ",
                 &decimal(*max as u64),
-                " bytes (option maxQueuedBytes)",
+                " bytes",
             ]),
             None,
         ),

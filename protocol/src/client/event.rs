@@ -218,17 +218,10 @@ pub enum ClientError {
     /// [`ClientOptions::max_queued_bytes`](super::ClientOptions::max_queued_bytes) with this
     /// one. Retry once the queue has drained, or raise the limit.
     #[error(
-        "the queue of commands waiting to be sent holds {queued} bytes; this command's {size} \
-         would pass its limit of {max} bytes (ClientOptions::max_queued_bytes)"
+        "the queue of commands waiting to be sent is full: its limit is {0} bytes \
+         (ClientOptions::max_queued_bytes)"
     )]
-    QueueFull {
-        /// Bytes already waiting.
-        queued: usize,
-        /// The refused command's encoded size.
-        size: usize,
-        /// The limit in force.
-        max: usize,
-    },
+    QueueFull(usize),
     /// The packet cannot be encoded (empty filter list, a property it may not carry, a
     /// 5.0-only feature on 3.1.1, ...).
     #[error("invalid packet: {0}")]

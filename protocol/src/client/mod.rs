@@ -5,7 +5,6 @@ mod backoff;
 mod dispatch;
 mod event;
 mod options;
-mod queue;
 mod store;
 mod tables;
 mod timer;
@@ -35,7 +34,6 @@ use crate::reason::ReasonCode;
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{PacketId, PacketType, ProtocolVersion, QoS};
 use backoff::Backoff;
-use queue::{Command, Queue};
 use tables::{InboundAliases, OutboundAliases, PacketIdSet};
 use timer::{Timer, TimerTable};
 
@@ -87,7 +85,9 @@ pub struct Client<S: InFlightStore = MemoryStore> {
     backoff: Option<Backoff>,
     store: S,
     /// Commands not sent yet: offline, or held back by the server's receive maximum.
-    queue: Queue,
+    queue: VecDeque<Command>,
+    /// Their encoded size, which [`ClientOptions::max_queued_bytes`] bounds.
+    queued_bytes: usize,
     /// SUBSCRIBE and UNSUBSCRIBE sent and not acknowledged, in the order sent.
     requests: Vec<(PacketId, Request)>,
     /// Inbound QoS 2 messages delivered and not released (PUBREL) yet.
@@ -148,6 +148,22 @@ impl Default for ServerLimits {
 }
 
 #[derive(Debug)]
+enum Command {
+    Publish {
+        handle: Handle,
+        publish: Publish,
+    },
+    Subscribe {
+        handle: Option<Handle>,
+        packet: Subscribe,
+    },
+    Unsubscribe {
+        handle: Handle,
+        packet: Unsubscribe,
+    },
+}
+
+#[derive(Debug)]
 enum Request {
     Subscribe {
         handle: Option<Handle>,
@@ -190,7 +206,8 @@ impl<S: InFlightStore> Client<S> {
             actions: VecDeque::new(),
             timers: TimerTable::default(),
             store,
-            queue: Queue::default(),
+            queue: VecDeque::new(),
+            queued_bytes: 0,
             requests: Vec::new(),
             inbound_qos2: PacketIdSet::default(),
             subscriptions: Vec::new(),
@@ -542,7 +559,7 @@ impl<S: InFlightStore> Client<S> {
     /// Encoded bytes of the commands waiting to be sent, which
     /// [`ClientOptions::max_queued_bytes`] bounds.
     pub fn queued_bytes(&self) -> usize {
-        self.queue.bytes()
+        self.queued_bytes
     }
 
     /// Granted subscriptions, as resubscribed after a reconnect without a session.
@@ -588,19 +605,37 @@ impl<S: InFlightStore> Client<S> {
         Ok(())
     }
 
+    /// Queues a caller's command of `size` encoded bytes, unless the queue would then hold
+    /// more than the limit; a refusal changes nothing.
     fn enqueue(&mut self, now: u64, size: usize, command: Command) -> Result<(), ClientError> {
         let max = self.options.max_queued_bytes;
-        self.queue
-            .try_push(size, max, command)
-            .map_err(|full| ClientError::QueueFull {
-                queued: full.queued,
-                size: full.size,
-                max,
-            })?;
+        if size > max.saturating_sub(self.queued_bytes) {
+            return Err(ClientError::QueueFull(max));
+        }
+        self.queued_bytes += size;
+        self.queue.push_back(command);
         if self.state == State::Connected {
             self.flush_queue(now);
         }
         Ok(())
+    }
+
+    /// Puts a command the engine takes back (a request not acknowledged, a resubscribe) in
+    /// front of the queue: counted, never refused, so nothing accepted is dropped.
+    fn requeue(&mut self, command: Command) {
+        self.queued_bytes += self.size_of(&command);
+        self.queue.push_front(command);
+    }
+
+    /// A queued command's encoded size, as counted when it was queued.
+    fn size_of(&self, command: &Command) -> usize {
+        let version = self.options.version;
+        match command {
+            Command::Publish { publish, .. } => encoded_len(publish, version),
+            Command::Subscribe { packet, .. } => encoded_len(packet, version),
+            Command::Unsubscribe { packet, .. } => encoded_len(packet, version),
+        }
+        .unwrap_or(0)
     }
 
     /// Sends queued commands in order while the connection and the server's receive
@@ -634,6 +669,7 @@ impl<S: InFlightStore> Client<S> {
             let Some(command) = self.queue.pop_front() else {
                 return;
             };
+            self.queued_bytes = self.queued_bytes.saturating_sub(self.size_of(&command));
             match command {
                 Command::Publish {
                     handle,
@@ -882,7 +918,7 @@ impl<S: InFlightStore> Client<S> {
                     properties,
                     subscriptions: vec![subscription],
                 };
-                self.queue.push_front(Command::Subscribe {
+                self.requeue(Command::Subscribe {
                     handle: None,
                     packet,
                 });
@@ -1117,8 +1153,8 @@ impl<S: InFlightStore> Client<S> {
         self.outbound_aliases.clear();
         self.keep_alive_ms = 0;
         // Requests not acknowledged go first in the queue, in the order they were sent.
-        for (_, request) in self.requests.drain(..).rev() {
-            self.queue.push_front(match request {
+        while let Some((_, request)) = self.requests.pop() {
+            self.requeue(match request {
                 Request::Subscribe { handle, packet } => Command::Subscribe { handle, packet },
                 Request::Unsubscribe { handle, packet } => Command::Unsubscribe { handle, packet },
             });
@@ -1156,7 +1192,8 @@ impl<S: InFlightStore> Client<S> {
         if let Some(backoff) = &mut self.backoff {
             backoff.reset();
         }
-        for command in self.queue.drain() {
+        self.queued_bytes = 0;
+        for command in self.queue.drain(..) {
             self.events.push_back(match command {
                 Command::Publish { handle, .. } => Event::PublishFailed {
                     handle,
