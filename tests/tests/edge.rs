@@ -1455,7 +1455,7 @@ async fn closes_the_client_that_would_take_the_bridge_past_its_buffer_budget() {
     bounded(async {
         let broker = broker();
         let config = Config {
-            max_buffered_bytes: 100 * 1024,
+            max_buffered_bytes: 560 * 1024,
             ..Config::default()
         };
         let bridge = start(&broker, config).await;
@@ -1468,8 +1468,9 @@ async fn closes_the_client_that_would_take_the_bridge_past_its_buffer_budget() {
         assert_eq!(remaining, 5 + (0x20 << 14));
         let mut packet = vec![0x30, 0x85, 0x80, 0x20, 0x00, 0x03, b'b', b'i', b'g'];
         packet.extend_from_slice(&payload);
-        let (head, rest) = packet.split_at(60 * 1024);
-        // Two clients each send the first 60 KiB and stall: 120 KiB > 100 KiB.
+        let (head, rest) = packet.split_at(300 * 1024);
+        // Two clients each send the first 300 KiB and stall: 600 KiB > 560 KiB. (The rest,
+        // 212 KiB, and the 300 KiB held for the first fit once the second is gone.)
         let mut a = raw_session(&bridge, b'a').await;
         a.send(Message::Binary(Bytes::copy_from_slice(head)))
             .await
@@ -1564,6 +1565,73 @@ async fn closes_a_connection_whose_broker_sends_what_only_clients_send() {
                 other => panic!("no close: {other:?}"),
             }
         }
+    })
+    .await;
+}
+
+/// A client-to-server binary frame of `payload`, masked with the all-zero key (which
+/// leaves the payload as it is).
+fn masked_frame_header(len: usize) -> Vec<u8> {
+    let mut header = vec![0x82, 0x80 | 127];
+    header.extend_from_slice(&(len as u64).to_be_bytes());
+    header.extend_from_slice(&[0, 0, 0, 0]);
+    header
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_large_frames_out_of_tungstenite_and_within_the_buffer_budget() {
+    bounded(async {
+        let broker = broker();
+        let config = Config {
+            max_buffered_bytes: 3 << 20,
+            ..Config::default()
+        };
+        let bridge = start(&broker, config).await;
+        let (observer, mut seen, _) =
+            connect(&broker.tcp_url(), options(V311, "frame-observer")).await;
+        subscribe(&observer, &mut seen, "big", QoS::AtMostOnce).await;
+        // A 2 MiB QoS 0 PUBLISH to "big" (remaining length 2,097,157: 0x85 0x80 0x80 0x01)
+        // in one WebSocket frame.
+        let mut packet = vec![0x30, 0x85, 0x80, 0x80, 0x01, 0x00, 0x03, b'b', b'i', b'g'];
+        packet.extend(std::iter::repeat_n(9u8, 2 << 20));
+        let mut frame = masked_frame_header(packet.len());
+        frame.extend_from_slice(&packet);
+        let (head, rest) = frame.split_at(1600 * 1024);
+        let mut clients = Vec::new();
+        // Two clients (their own ids: mosquitto closes the older of two with one id).
+        for id in [b'x', b'y'] {
+            let connect_packet = [
+                0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01,
+                id,
+            ];
+            let mut connect_frame = vec![0x82, 0x80 | connect_packet.len() as u8, 0, 0, 0, 0];
+            connect_frame.extend_from_slice(&connect_packet);
+            let (status, mut stream) = upgrade_from("127.0.0.1", &bridge, "", "").await;
+            assert_eq!(status, 101);
+            stream.write_all(&connect_frame).await.expect("CONNECT");
+            let mut connack = [0u8; 6];
+            stream.read_exact(&mut connack).await.expect("CONNACK");
+            assert_eq!(connack, [0x82, 0x04, 0x20, 0x02, 0x00, 0x00]);
+            // Each sends 1.6 MiB of its 2 MiB frame and stalls: 3.2 MiB > 3 MiB.
+            stream.write_all(head).await.expect("sent");
+            clients.push(stream);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The second is closed with 1013 "try again later".
+        let mut answer = [0u8; 4];
+        tokio::time::timeout(WAIT, clients[1].read_exact(&mut answer))
+            .await
+            .expect("closed in time")
+            .expect("a close frame");
+        assert_eq!(answer[0], 0x88, "a close frame");
+        assert_eq!(u16::from_be_bytes([answer[2], answer[3]]), 1013);
+        // The first completes its frame and the message goes through whole.
+        clients[0].write_all(rest).await.expect("sent");
+        let got = seen
+            .message_on(WAIT, "big")
+            .await
+            .expect("the 2 MiB message");
+        assert_eq!(got.payload.len(), 2 << 20);
     })
     .await;
 }

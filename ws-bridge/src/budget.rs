@@ -6,8 +6,8 @@
 
 use prometheus_client::metrics::gauge::Gauge;
 
-/// The shared budget.
-#[derive(Debug)]
+/// The shared budget (a handle: clones count in the same total).
+#[derive(Debug, Clone)]
 pub(crate) struct BufferBudget {
     used: Gauge,
     max: i64,
@@ -15,8 +15,8 @@ pub(crate) struct BufferBudget {
 
 /// What one connection holds against the budget; given back when dropped.
 #[derive(Debug)]
-pub(crate) struct Charge<'a> {
-    budget: &'a BufferBudget,
+pub(crate) struct Charge {
+    budget: BufferBudget,
     held: i64,
 }
 
@@ -34,15 +34,15 @@ impl BufferBudget {
     }
 
     /// A connection's charge, holding nothing yet.
-    pub(crate) fn charge(&self) -> Charge<'_> {
+    pub(crate) fn charge(&self) -> Charge {
         Charge {
-            budget: self,
+            budget: self.clone(),
             held: 0,
         }
     }
 }
 
-impl Charge<'_> {
+impl Charge {
     /// The connection now holds `bytes`; refused (and nothing changed) when growing to it
     /// would take the total past the budget.
     pub(crate) fn set(&mut self, bytes: usize) -> Result<(), OverBudget> {
@@ -62,7 +62,7 @@ impl Charge<'_> {
     }
 }
 
-impl Drop for Charge<'_> {
+impl Drop for Charge {
     fn drop(&mut self) {
         self.budget.used.dec_by(self.held);
     }

@@ -30,6 +30,7 @@ mod enforce;
 mod files;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod gate;
 mod limits;
 mod metrics;
 mod ops;

@@ -238,7 +238,7 @@ pub(crate) async fn relay<S>(
 async fn first_connect<S>(
     rx: &mut WsStream<S>,
     decoder: &mut Decoder,
-    charge: &mut Charge<'_>,
+    charge: &mut Charge,
 ) -> Result<(Option<Connect>, Bytes), End>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -369,7 +369,7 @@ async fn client_to_broker<S, W>(
     up: &mut W,
     mut decoder: Decoder,
     mut edge: Option<Edge>,
-    charge: &mut Charge<'_>,
+    charge: &mut Charge,
     shared: &Shared,
     activity: &Activity,
 ) -> End
@@ -801,6 +801,19 @@ where
         End::WebSocket(error) => {
             use tokio_tungstenite::tungstenite::Error as E;
             match &error {
+                // The frame gate: holding this client's large frame would pass the budget.
+                E::Io(io) if io.kind() == std::io::ErrorKind::OutOfMemory => {
+                    metrics.refused(Refusal::Budget);
+                    if let Some(left_out) = shared.log.allow("buffer budget") {
+                        tracing::warn!(%client, left_out, "closing: --max-buffered-bytes reached");
+                    }
+                    close(
+                        tx,
+                        CloseCode::Again,
+                        "the bridge holds too much for its clients, try again later",
+                    )
+                    .await;
+                }
                 // A client gone without a close frame (a closed tab, a lost network) did
                 // not break the protocol.
                 E::ConnectionClosed

@@ -29,6 +29,7 @@ use crate::budget::BufferBudget;
 use crate::config::{Config, ConfigError};
 use crate::deadline::WriteDeadline;
 use crate::files::Files;
+use crate::gate::FrameGate;
 use crate::limits::{ClientCounts, ClientGuard, ClientKey, forwarded_client, is_trusted};
 use crate::metrics::{Metrics, Refusal};
 use crate::ops::{self, Readiness};
@@ -540,15 +541,16 @@ impl Server {
             Some(guard) => format!("{} (port {})", guard.key(), peer.port()),
             None => peer.to_string(),
         };
+        let max_frame = u64::from(config.max_packet_size);
         self.tracker.spawn(async move {
             match hyper::upgrade::on(req).await {
                 Ok(upgraded) => {
-                    let ws = WebSocketStream::from_raw_socket(
-                        TokioIo::new(upgraded),
-                        Role::Server,
-                        Some(ws_config),
-                    )
-                    .await;
+                    // Large frames reach tungstenite only once complete: it would reserve
+                    // their declared length on reading the header.
+                    let charge = Some(shared.budget.charge());
+                    let io = FrameGate::new(TokioIo::new(upgraded), max_frame, charge);
+                    let ws =
+                        WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
                     relay(ws, shared, client, upgrade_token).await;
                 }
                 Err(error) => tracing::debug!(%client, %error, "upgrade failed"),
