@@ -1455,7 +1455,7 @@ async fn closes_the_client_that_would_take_the_bridge_past_its_buffer_budget() {
     bounded(async {
         let broker = broker();
         let config = Config {
-            max_buffered_bytes: 560 * 1024,
+            max_buffered_bytes: 900 * 1024,
             ..Config::default()
         };
         let bridge = start(&broker, config).await;
@@ -1469,8 +1469,9 @@ async fn closes_the_client_that_would_take_the_bridge_past_its_buffer_budget() {
         let mut packet = vec![0x30, 0x85, 0x80, 0x20, 0x00, 0x03, b'b', b'i', b'g'];
         packet.extend_from_slice(&payload);
         let (head, rest) = packet.split_at(300 * 1024);
-        // Two clients each send the first 300 KiB and stall: 600 KiB > 560 KiB. (The rest,
-        // 212 KiB, and the 300 KiB held for the first fit once the second is gone.)
+        // Two clients each send the first 300 KiB and stall. The bridge holds each in a
+        // buffer sized for the packet (528 KiB, under twice what arrived): two are over
+        // 900 KiB. The first alone, with the 212 KiB frame that completes it, fits.
         let mut a = raw_session(&bridge, b'a').await;
         a.send(Message::Binary(Bytes::copy_from_slice(head)))
             .await

@@ -467,8 +467,22 @@ where
             let _ = write_out(up, &mut out).await;
             return end;
         }
-        // What stays in the decoder is the start of a packet: counted against the budget.
-        if charge.set(decoder.buffered()).is_err() {
+        // An idle connection keeps at most a small buffer, as in the other direction.
+        if decoder.buffered() == 0 {
+            let buf = decoder.buffer_mut();
+            if buf.capacity() > KEEP_BUFFER {
+                *buf = BytesMut::new();
+            }
+        }
+        // What stays in the decoder is the start of a packet, counted against the budget
+        // by the memory its buffer holds (a small buffer by the bytes in it).
+        let capacity = decoder.buffer_mut().capacity();
+        let held = if capacity > KEEP_BUFFER {
+            capacity
+        } else {
+            decoder.buffered()
+        };
+        if charge.set(held).is_err() {
             let _ = write_out(up, &mut out).await;
             return End::OverBudget(Some(version));
         }
@@ -482,13 +496,6 @@ where
         // Messages holding only part of a packet added nothing: nothing to write.
         if let Err(error) = write_out(up, &mut out).await {
             return ended.unwrap_or(End::BrokerError(error));
-        }
-        // An idle connection keeps at most a small buffer, as in the other direction.
-        if decoder.buffered() == 0 {
-            let buf = decoder.buffer_mut();
-            if buf.capacity() > KEEP_BUFFER {
-                *buf = BytesMut::new();
-            }
         }
         if let Some(reply_to) = reply_to {
             for reply in replies.drain(..) {
