@@ -526,6 +526,16 @@ fn rejects_jwt_settings_without_a_key_and_unreadable_keys() {
 
 // ---- memory before authentication, and what the broker may send ----
 
+/// A 3.1.1 CONNECT for the one-byte client id `id`: clean session, keep alive 60 s.
+fn connect_v311(id: u8) -> [u8; 15] {
+    [
+        0x10, 0x0d, // CONNECT, remaining length 13
+        0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, // protocol name, level 4
+        0x02, 0x00, 0x3c, // clean session, keep alive 60
+        0x00, 0x01, id, // client id
+    ]
+}
+
 /// A raw WebSocket to the bridge offering `mqtt`.
 async fn raw_ws(bridge: &Bridge) -> WebSocketStream<TcpStream> {
     let mut request = bridge.ws_url().into_client_request().expect("a request");
@@ -890,10 +900,7 @@ async fn closes_a_websocket_client_that_stops_reading() {
         };
         let bridge = start(&broker, config).await;
         let mut ws = raw_ws(&bridge).await;
-        let connect_bytes = [
-            0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01,
-            b's',
-        ];
+        let connect_bytes = connect_v311(b's');
         let subscribe = [
             0x82, 0x0a, 0x00, 0x01, 0x00, 0x05, b'f', b'l', b'o', b'o', b'd', 0x00,
         ];
@@ -1090,10 +1097,7 @@ async fn reloads_the_tls_certificate_without_dropping_connections() {
         let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
             .await
             .expect("WebSocket over TLS");
-        let connect_packet = [
-            0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01,
-            b'r',
-        ];
+        let connect_packet = connect_v311(b'r');
         ws.send(Message::Binary(Bytes::copy_from_slice(&connect_packet)))
             .await
             .expect("CONNECT");
@@ -1294,9 +1298,7 @@ async fn connack_over(bridge: &Bridge, url: &str, headers: &[(&'static str, Stri
     let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
         .await
         .expect("upgraded");
-    let connect_packet = [
-        0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01, b't',
-    ];
+    let connect_packet = connect_v311(b't');
     ws.send(Message::Binary(Bytes::copy_from_slice(&connect_packet)))
         .await
         .expect("CONNECT");
@@ -1437,9 +1439,7 @@ async fn picks_the_key_of_a_jwk_set_by_kid() {
 /// A raw 3.1.1 session through the bridge: CONNECT as `id`, CONNACK read.
 async fn raw_session(bridge: &Bridge, id: u8) -> WebSocketStream<TcpStream> {
     let mut ws = raw_ws(bridge).await;
-    let connect_packet = [
-        0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01, id,
-    ];
+    let connect_packet = connect_v311(id);
     ws.send(Message::Binary(Bytes::copy_from_slice(&connect_packet)))
         .await
         .expect("CONNECT");
@@ -1544,10 +1544,7 @@ async fn closes_a_connection_whose_broker_sends_what_only_clients_send() {
         };
         let bridge = Bridge::start(config).await.expect("the bridge starts");
         let mut ws = raw_ws(&bridge).await;
-        let connect_packet = [
-            0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01,
-            b'f',
-        ];
+        let connect_packet = connect_v311(b'f');
         ws.send(Message::Binary(Bytes::copy_from_slice(&connect_packet)))
             .await
             .expect("CONNECT");
@@ -1601,10 +1598,7 @@ async fn holds_large_frames_out_of_tungstenite_and_within_the_buffer_budget() {
         let mut clients = Vec::new();
         // Two clients (their own ids: mosquitto closes the older of two with one id).
         for id in [b'x', b'y'] {
-            let connect_packet = [
-                0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01,
-                id,
-            ];
+            let connect_packet = connect_v311(id);
             let mut connect_frame = vec![0x82, 0x80 | connect_packet.len() as u8, 0, 0, 0, 0];
             connect_frame.extend_from_slice(&connect_packet);
             let (status, mut stream) = upgrade_from("127.0.0.1", &bridge, "", "").await;

@@ -359,6 +359,12 @@ where
             Some(Ok(Message::Text(_))) => return Err(End::Text),
             Some(Ok(Message::Close(_))) | None => return Err(End::ClientClosed),
             Some(Ok(_)) => continue, // ping and pong: tungstenite answers pings itself
+            // The frame gate: holding this client's large frame would pass the budget.
+            Some(Err(tokio_tungstenite::tungstenite::Error::Io(io)))
+                if io.kind() == std::io::ErrorKind::OutOfMemory =>
+            {
+                return Err(End::OverBudget(None));
+            }
             Some(Err(error)) => return Err(End::WebSocket(error)),
         }
     }
@@ -808,19 +814,6 @@ where
         End::WebSocket(error) => {
             use tokio_tungstenite::tungstenite::Error as E;
             match &error {
-                // The frame gate: holding this client's large frame would pass the budget.
-                E::Io(io) if io.kind() == std::io::ErrorKind::OutOfMemory => {
-                    metrics.refused(Refusal::Budget);
-                    if let Some(left_out) = shared.log.allow("buffer budget") {
-                        tracing::warn!(%client, left_out, "closing: --max-buffered-bytes reached");
-                    }
-                    close(
-                        tx,
-                        CloseCode::Again,
-                        "the bridge holds too much for its clients, try again later",
-                    )
-                    .await;
-                }
                 // A client gone without a close frame (a closed tab, a lost network) did
                 // not break the protocol.
                 E::ConnectionClosed

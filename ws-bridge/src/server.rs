@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -32,13 +31,11 @@ use crate::files::Files;
 use crate::gate::FrameGate;
 use crate::limits::{ClientCounts, ClientGuard, ClientKey, forwarded_client, is_trusted};
 use crate::metrics::{Metrics, Refusal};
-use crate::ops::{self, Readiness};
+use crate::ops::{self, Body, Readiness, text};
 use crate::rate::{ConnectRate, LogLimiter};
 use crate::relay::{Shared, relay};
 use crate::tls;
 use crate::upstream::Upstreams;
-
-type Body = UnsyncBoxBody<Bytes, io::Error>;
 
 /// One of the `max_connections` slots and, once the client is known, its count toward the
 /// per-client limit; held while any clone lives: by the HTTP connection and, after an
@@ -574,20 +571,6 @@ impl Server {
         }
         response
     }
-}
-
-fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut response = Response::new(
-        Full::new(Bytes::from(body.to_owned()))
-            .map_err(|e| match e {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }
 
 fn empty() -> Body {
