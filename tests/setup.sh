@@ -2,12 +2,13 @@
 # Installs what the tests need on a Debian machine with rustup, skipping whatever is
 # already there: rustfmt, clippy, the wasm32 target, wasm-bindgen-cli (the exact version
 # of the wasm-bindgen crate), Chromium with its WebDriver, and mosquitto (the reference
-# broker). Safe to run any number of times.
+# broker), protoc (rmqtt's cluster plugin, used as the test cluster, compiles its gRPC
+# schema with it). Safe to run any number of times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=0.2.130 # keep equal to wasm-bindgen in Cargo.toml
-APT_PACKAGES=(chromium chromium-driver mosquitto mosquitto-clients)
+APT_PACKAGES=(chromium chromium-driver mosquitto mosquitto-clients protobuf-compiler)
 
 say() { printf '==> %s\n' "$*"; }
 

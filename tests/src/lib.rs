@@ -2,7 +2,8 @@
 //!
 //! The library holds what the tests share: [`driver`] runs the sans-IO client engine on
 //! tokio over TCP or WebSocket, [`mosquitto`] starts a real broker for one test and
-//! [`bridge`] runs mqttwire-bridge in-process in front of it, and [`steps`] are the steps
+//! [`bridge`] runs mqttwire-bridge in-process in front of it, [`cluster`] starts a real
+//! broker cluster (rmqtt nodes) whose nodes can be killed, and [`steps`] are the steps
 //! (connect, subscribe, publish, relay, cut) and the scenarios the tests share. The tests themselves are in
 //! `tests/`: `mosquitto.rs` (the client against mosquitto, MQTT 3.1.1 and 5.0, TCP and
 //! WebSocket), `loss.rs` (no message lost or duplicated while connections are cut at
@@ -10,11 +11,13 @@
 //! hostile clients included).
 
 pub mod bridge;
+pub mod cluster;
 pub mod driver;
 pub mod mosquitto;
 pub mod steps;
 
 pub use bridge::{Bridge, BridgeError};
+pub use cluster::{Cluster, ClusterError};
 pub use driver::{
     ClientHandle, DriverError, Endpoint, Events, WaitError, message, spawn, subscription,
 };

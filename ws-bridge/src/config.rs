@@ -265,6 +265,11 @@ pub struct Cli {
     /// Time allowed to open the upstream connection to one broker [default: 5s].
     #[arg(long, env = "MQTTWIRE_UPSTREAM_TIMEOUT", value_name = "DURATION")]
     pub upstream_timeout: Option<String>,
+    /// After a broker refuses or times out, new connections skip it for this long and go
+    /// to the other brokers (it is still tried when every broker is in its cooldown); 0
+    /// turns skipping off [default: 10s].
+    #[arg(long, env = "MQTTWIRE_BROKER_COOLDOWN", value_name = "DURATION")]
+    pub broker_cooldown: Option<String>,
     /// On SIGTERM/SIGINT, let connections finish for this long before closing them with
     /// 1001 going away [default: 10s].
     #[arg(long, env = "MQTTWIRE_DRAIN_TIMEOUT", value_name = "DURATION")]
@@ -374,6 +379,7 @@ struct FileConfig {
     idle_timeout: Option<String>,
     write_timeout: Option<String>,
     upstream_timeout: Option<String>,
+    broker_cooldown: Option<String>,
     drain_timeout: Option<String>,
     max_header_size: Option<usize>,
     max_packet_size: Option<u32>,
@@ -439,6 +445,8 @@ pub struct Config {
     pub write_timeout: Duration,
     /// Deadline to open one upstream connection.
     pub upstream_timeout: Duration,
+    /// How long a broker that failed is skipped by new connections; zero never skips.
+    pub broker_cooldown: Duration,
     /// Drain time on shutdown.
     pub drain_timeout: Duration,
     /// Largest HTTP request head.
@@ -494,6 +502,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(300),
             write_timeout: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(5),
+            broker_cooldown: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
             max_header_size: 8 * 1024,
             max_packet_size: 4 << 20,
@@ -647,6 +656,12 @@ impl Config {
                 cli.upstream_timeout,
                 file.upstream_timeout,
                 d.upstream_timeout,
+            )?,
+            broker_cooldown: duration(
+                "broker-cooldown",
+                cli.broker_cooldown,
+                file.broker_cooldown,
+                d.broker_cooldown,
             )?,
             drain_timeout: duration(
                 "drain-timeout",

@@ -96,6 +96,8 @@ pub(crate) struct Metrics {
     bytes: Family<DirectionLabels, Counter>,
     packets: Family<PacketLabels, Counter>,
     upstream_failures: Family<BrokerLabels, Counter>,
+    upstream_skipped: Family<BrokerLabels, Counter>,
+    upstream_healthy: Family<BrokerLabels, Gauge>,
     upstream_connect_seconds: Histogram,
 }
 
@@ -116,6 +118,8 @@ impl Metrics {
         let bytes = Family::<DirectionLabels, Counter>::default();
         let packets = Family::<PacketLabels, Counter>::default();
         let upstream_failures = Family::<BrokerLabels, Counter>::default();
+        let upstream_skipped = Family::<BrokerLabels, Counter>::default();
+        let upstream_healthy = Family::<BrokerLabels, Gauge>::default();
         let upstream_connect_seconds = Histogram::new([
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
         ]);
@@ -151,6 +155,16 @@ impl Metrics {
             upstream_failures.clone(),
         );
         registry.register(
+            "upstream_skipped",
+            "New connections that passed over a broker because it failed within --broker-cooldown",
+            upstream_skipped.clone(),
+        );
+        registry.register(
+            "upstream_healthy",
+            "1 while a broker takes new connections, 0 while it is skipped after a failure",
+            upstream_healthy.clone(),
+        );
+        registry.register(
             "upstream_connect_seconds",
             "Time to open the connection to the broker",
             upstream_connect_seconds.clone(),
@@ -164,6 +178,8 @@ impl Metrics {
             bytes,
             packets,
             upstream_failures,
+            upstream_skipped,
+            upstream_healthy,
             upstream_connect_seconds,
         }
     }
@@ -224,6 +240,24 @@ impl Metrics {
                 broker: broker.to_owned(),
             })
             .inc();
+    }
+
+    /// Counts a new connection that passed over a broker in its cooldown.
+    pub(crate) fn upstream_skipped(&self, broker: &str) {
+        self.upstream_skipped
+            .get_or_create(&BrokerLabels {
+                broker: broker.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Marks a broker as taking new connections (`true`) or skipped after a failure.
+    pub(crate) fn upstream_healthy(&self, broker: &str, healthy: bool) {
+        self.upstream_healthy
+            .get_or_create(&BrokerLabels {
+                broker: broker.to_owned(),
+            })
+            .set(i64::from(healthy));
     }
 
     /// Records the time taken to reach a broker.

@@ -163,6 +163,9 @@ pub fn prepare(config: Config, shutdown: CancellationToken) -> Result<(Server, H
     };
     let connect_rate = ConnectRate::new(config.max_connect_rate);
     let metrics = Metrics::new();
+    for broker in &config.brokers {
+        metrics.upstream_healthy(&broker.to_string(), true);
+    }
     let budget = BufferBudget::new(metrics.buffered(), config.max_buffered_bytes);
     let shared = Arc::new(Shared {
         config,
