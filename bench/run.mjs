@@ -3,7 +3,7 @@
 //
 // Every comparison of issues 7 and 12 in one command, on this machine, and bench/RESULTS.md:
 //
-//   node bench/run.mjs [--quick] [--no-build] [--only codec,codec-browser,bridge,auth,soak,browser]
+//   node bench/run.mjs [--quick] [--no-build] [--only codec,codec-browser,bridge,auth,cluster,soak,browser]
 //   (or: cd bench && npm run all [-- --quick])
 //
 // 1. Installs what is missing: `npm ci` in bench/ (node_modules), websocat from crates.io
@@ -40,7 +40,7 @@ const WEBSOCKIFY_VERSION = '0.13.0'
 const MOSQUITTO = '/usr/sbin/mosquitto'
 const log = (m) => process.stderr.write(`[bench] ${m}\n`)
 
-const STEPS = ['codec', 'codec-browser', 'bridge', 'auth', 'soak', 'browser']
+const STEPS = ['codec', 'codec-browser', 'bridge', 'auth', 'cluster', 'soak', 'browser']
 /** The soak's hold in a full run, so that the whole stays near 15 minutes (the issue's 10 minutes: bridge/soak.mjs alone). */
 const SOAK_MINUTES = 2
 const USAGE = `usage: node bench/run.mjs [--quick] [--no-build] [--only LIST]
@@ -97,7 +97,8 @@ function setup (cli) {
   }
   if (!cli.build) return
   // One build at a time, each under the shared lock (the sub-scripts get --no-build).
-  if (['bridge', 'auth', 'soak', 'browser'].some((s) => cli.only.includes(s))) cargo(['build', '-q', '--release', '-p', 'ws-bridge', '--bin', 'mqttwire-bridge', '--example', 'bench_client'])
+  if (['bridge', 'auth', 'cluster', 'soak', 'browser'].some((s) => cli.only.includes(s))) cargo(['build', '-q', '--release', '-p', 'ws-bridge', '--bin', 'mqttwire-bridge', '--example', 'bench_client'])
+  if (cli.only.includes('cluster')) cargo(['build', '-q', '--release', '-p', 'mqttwire-tests', '--bin', 'cluster-node'])
   if (cli.only.includes('codec')) cargo(['build', '-q', '--release', '-p', 'mqttwire', '--example', 'codec_bench'])
   if (cli.only.includes('browser')) must('flock', [CARGO_LOCK, 'bash', join(REPO_DIR, 'client-wasm', 'build.sh')])
   if (cli.only.includes('codec-browser')) must(process.execPath, [join(BENCH_DIR, 'codec', 'browser.mjs'), '--build-only'], { cwd: REPO_DIR })
@@ -174,6 +175,17 @@ function collect (name, quick) {
     const rows = j.targets.map((t) => ({ comparison: 'bridge JWT + ACL', target: t.target, value: t.value, met: t.met }))
     return { rows, versions: {}, md: readMd(quick ? 'auth-quick.md' : 'auth.md') }
   }
+  if (name === 'cluster') {
+    const j = readJson(quick ? 'cluster-quick.json' : 'cluster.json')
+    const rows = Object.entries(j.summary).map(([qos, x]) => ({
+      comparison: 'bridge scale-out',
+      target: `QoS ${qos} 64 B msgs/s, 2 bridges + 2 rmqtt cluster nodes against 1 + 1 (no target: both on the same 2 cores)`,
+      value: x.ratio == null ? '–' : `${x.ratio.toFixed(2)}x (${Math.round(x.two.rate.median).toLocaleString('en')} against ${Math.round(x.one.rate.median).toLocaleString('en')} msgs/s)`,
+      met: x.ratio == null ? null : true,
+      info: true
+    }))
+    return { rows, versions: {}, md: readMd(quick ? 'cluster-quick.md' : 'cluster.md') }
+  }
   if (name === 'soak') {
     // A hold under 10 minutes: soak.mjs writes soak-short.*, never the full soak's soak.*.
     const j = readJson('soak-short.json')
@@ -248,7 +260,7 @@ function writeResults (cli, started, machineStart, steps, seconds) {
   L.push('', '## Targets (issues 7 and 12)', '', '| comparison | target | measured (medians) | status |', '| --- | --- | --- | --- |')
   for (const p of parts) {
     if (p.failed) { L.push(`| ${p.name} | – | run failed: ${p.failed.exit} | **not measured** |`); continue }
-    for (const r of p.rows) L.push(`| ${r.comparison} | ${r.target} | ${r.value} | ${r.met == null ? 'not measured' : r.met ? 'met' : r.aim ? 'not reached (aim)' : '**missed**'} |`)
+    for (const r of p.rows) L.push(`| ${r.comparison} | ${r.target} | ${r.value} | ${r.met == null ? 'not measured' : r.info ? 'measured' : r.met ? 'met' : r.aim ? 'not reached (aim)' : '**missed**'} |`)
   }
   for (const p of parts) {
     L.push('')
@@ -273,6 +285,7 @@ async function main () {
     'codec-browser': ['codec/browser.mjs', ['--no-build', ...q]],
     bridge: ['bridge/run.mjs', ['--no-build', '--websockify', '--clients', 'both', ...q]],
     auth: ['bridge/auth.mjs', ['--no-build', ...q]],
+    cluster: ['bridge/cluster.mjs', ['--no-build', ...q]],
     soak: ['bridge/soak.mjs', ['--no-build', ...(cli.quick ? ['--connections', '500', '--minutes', '0.5'] : ['--minutes', String(SOAK_MINUTES)])]],
     browser: ['browser/run.mjs', ['--no-build', ...q]]
   }

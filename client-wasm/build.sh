@@ -5,7 +5,9 @@
 # names (minify-names.mjs renames them in the glue), the JavaScript API bundled with the glue
 # into one module by esbuild and minified by terser (js/index.js stays the readable source;
 # index.d.ts carries the documentation), and its types. Prints the package size raw,
-# gzipped and brotli-compressed.
+# gzipped and brotli-compressed, and records the fingerprint of its sources in
+# pkg/BUILT_FROM (fingerprint.sh). The package is committed, so that the demo needs no
+# Rust-to-wasm toolchain; tests/run-all.sh checks that it is what these sources build.
 #
 #   bash client-wasm/build.sh
 set -euo pipefail
@@ -74,4 +76,5 @@ for (const f of files) {
 }
 console.log(`  ${"JS + wasm".padEnd(24)} ${String(raw).padStart(8)} B raw ${String(gz).padStart(7)} B gzip ${String(br).padStart(7)} B brotli`);
 '
+bash fingerprint.sh > pkg/BUILT_FROM
 echo "==> client-wasm/pkg is the npm package mqttwire"

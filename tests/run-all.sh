@@ -2,7 +2,8 @@
 # Every test of mqttwire, as CI runs them: formatting, lints, all unit, property and
 # integration tests (against a real mosquitto), the engine tests again on wasm32 in
 # headless Chromium, the browser client in Chromium against mosquitto and the bridge, the
-# built npm package (types, a round trip as a user imports it, and a tab's life: keepalive in
+# built npm package (the committed one checked against it, types, a round trip as a user
+# imports it, and a tab's life: keepalive in
 # a throttled background tab, the will, reconnect, memory), and the protocol crate
 # built for wasm32. Installs what is missing first (tests/setup.sh).
 set -euo pipefail
@@ -47,8 +48,22 @@ export $(grep -h '^MQTTWIRE_' "$servers_out" "$aedes_out" | xargs)
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
   cargo test -p client-wasm --target wasm32-unknown-unknown --locked --test browser
 
-step "the npm package: build, type check of a consumer, round trip in Chromium as a user imports it"
+step "the npm package: build, the committed package checked against it, type check of a consumer, round trip in Chromium as a user imports it"
+committed=$(mktemp -d)
+[ -d client-wasm/pkg ] && cp -r client-wasm/pkg "$committed/"
+fingerprint=$(bash client-wasm/fingerprint.sh)
 bash client-wasm/build.sh
+# The demo uses the committed package while its BUILT_FROM matches the sources: it must be
+# up to date, and exactly what they build.
+if [ "$(cat "$committed/pkg/BUILT_FROM" 2>/dev/null)" != "$fingerprint" ]; then
+  echo "client-wasm/pkg was built from other sources than these: rebuilt now; commit client-wasm/pkg" >&2
+  exit 1
+fi
+if ! diff -r "$committed/pkg" client-wasm/pkg >&2; then
+  echo "client-wasm/pkg as committed differs from what its sources build (see above)" >&2
+  exit 1
+fi
+rm -rf "$committed"
 client-wasm/node_modules/.bin/tsc -p client-wasm/tests/js/tsconfig.json
 node client-wasm/tests/js/package.test.mjs
 

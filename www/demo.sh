@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo in one command: builds the npm package (client-wasm/pkg) and the web apps
-# (www/dist, with Vite), starts mqttwire-bridge serving them — with its embedded
+# The demo in one command: builds the web apps (www/dist, with Vite) on the npm package
+# (client-wasm/pkg, committed; rebuilt only when its sources changed), builds and starts
+# mqttwire-bridge serving them — with its embedded
 # development broker unless a --broker is given — and the dashboard's sample data feed,
 # then prints the address to open. Ctrl-C stops everything.
 #
@@ -28,18 +29,25 @@ if [[ " ${args[*]-} " != *" --origin"* ]]; then
   case "$listen" in 127.0.0.1:* | localhost:* | \[::1\]:*) args+=(--origin "http://localhost:$port" --origin "http://127.0.0.1:$port") ;; esac
 fi
 
-step() { printf '\n==> %s\n' "$*"; }
+began=$SECONDS
+step() { printf '\n==> [%ss] %s\n' "$((SECONDS - began))" "$*"; }
 
-if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
-  step "rustup target add wasm32-unknown-unknown"
-  rustup target add wasm32-unknown-unknown
+# The npm package is committed, built (size-optimised) from the sources it records in
+# pkg/BUILT_FROM: used as it is while they match, so the demo needs no wasm toolchain.
+if [ -f client-wasm/pkg/BUILT_FROM ] && [ "$(cat client-wasm/pkg/BUILT_FROM)" = "$(bash client-wasm/fingerprint.sh)" ]; then
+  step "the npm package mqttwire: client-wasm/pkg as committed, built from these sources"
+else
+  step "the npm package mqttwire (client-wasm/pkg): its sources changed, building it (a few minutes the first time)"
+  if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+  fi
+  bash client-wasm/build.sh
 fi
-step "the npm package mqttwire (client-wasm/pkg)"
-bash client-wasm/build.sh
 step "the web apps (www/dist)"
 (cd www && { [ -x node_modules/.bin/vite ] || npm ci --no-audit --no-fund; } && npm run build --silent)
-step "mqttwire-bridge and the sample data feed (release build)"
-cargo build --release --locked -p ws-bridge --bin mqttwire-bridge --example demo_feed
+step "mqttwire-bridge and the sample data feed (cargo build --profile demo; minutes the first time)"
+cargo build --profile demo --locked -p ws-bridge --bin mqttwire-bridge --example demo_feed
+bin=target/demo
 
 pids=()
 cleanup() {
@@ -49,7 +57,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-./target/release/mqttwire-bridge --serve www/dist "${args[@]}" &
+"$bin/mqttwire-bridge" --serve www/dist "${args[@]}" &
 pids+=($!)
 # Wait until the bridge answers its health check (at most 30 s).
 for _ in $(seq 300); do
@@ -59,12 +67,12 @@ for _ in $(seq 300); do
   kill -0 "${pids[0]}" 2>/dev/null || { echo "mqttwire-bridge exited" >&2; exit 1; }
   sleep 0.1
 done
-./target/release/examples/demo_feed --url "ws://$listen/mqtt" &
+"$bin/examples/demo_feed" --url "ws://$listen/mqtt" &
 pids+=($!)
 
 cat <<MSG
 
-  mqttwire demo on http://$listen/
+  mqttwire demo on http://$listen/   (ready after $((SECONDS - began)) s)
     chat:       http://$listen/chat/       (open it in two tabs and pick two nicknames)
     dashboard:  http://$listen/dashboard/  (fed by the sample publisher)
   Ctrl-C stops it.

@@ -7,10 +7,11 @@
 //! ```
 //!
 //! The peer list holds every node of the cluster (this one included, as rmqtt expects). It
-//! prints `READY` once its MQTT port accepts connections, and runs until killed or until
-//! its standard input closes. [`mqttwire_tests::cluster`] starts and kills these.
+//! prints `READY` once its MQTT port accepts connections, and runs until killed or, when
+//! its standard input is a pipe, until that closes. [`mqttwire_tests::cluster`] starts and kills these.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::fs::FileTypeExt;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -113,6 +114,9 @@ async fn run(args: &[String]) -> Result<(), String> {
     }
     println!("READY");
 
+    // A pipe on standard input ties the node's life to its parent's (the test fixture); on
+    // anything else (a terminal, /dev/null) it runs until stopped.
+    let piped = std::fs::metadata("/dev/stdin").is_ok_and(|m| m.file_type().is_fifo());
     let mut stdin = tokio::io::stdin();
     let mut sink = [0u8; 64];
     tokio::select! {
@@ -121,6 +125,11 @@ async fn run(args: &[String]) -> Result<(), String> {
             Ok(Err(e)) => Err(err(&e)),
             Err(e) => Err(err(&e)),
         },
-        () = async { while matches!(stdin.read(&mut sink).await, Ok(n) if n > 0) {} } => Ok(()),
+        () = async {
+            if !piped {
+                std::future::pending::<()>().await;
+            }
+            while matches!(stdin.read(&mut sink).await, Ok(n) if n > 0) {}
+        } => Ok(()),
     }
 }
