@@ -148,7 +148,8 @@ async function measure (setup, pairs, { n, qos, capMs, topic }) {
     const seconds = Number(last - first) / 1e9
     const delivered = sd.reduce((acc, d) => acc + d.count, 0)
     const wall = Number(after.at - before.at) / 1e9
-    const serverCpu = Object.keys(servers).reduce((acc, k) => acc + ((after[k] ?? 0) - (before[k] ?? 0)), 0)
+    const cpuOfKind = (kind) => Object.keys(servers).filter((k) => k.startsWith(kind)).reduce((acc, k) => acc + ((after[k] ?? 0) - (before[k] ?? 0)), 0)
+    const serverCpu = cpuOfKind('bridge') + cpuOfKind('node')
     const busy = after.machine.busy - before.machine.busy
     const total = after.machine.total - before.machine.total
     return {
@@ -159,6 +160,8 @@ async function measure (setup, pairs, { n, qos, capMs, topic }) {
       seconds,
       rate: delivered > 0 && seconds > 0 ? delivered / seconds : 0,
       serverUsPerMsg: delivered ? (serverCpu * 1e6) / delivered : null,
+      bridgeUsPerMsg: delivered ? (cpuOfKind('bridge') * 1e6) / delivered : null,
+      nodeUsPerMsg: delivered ? (cpuOfKind('node') * 1e6) / delivered : null,
       serverCores: wall > 0 ? serverCpu / wall : null,
       machineBusyPct: total > 0 ? (100 * busy) / total : null
     }
@@ -179,6 +182,8 @@ function summarize (records) {
       return {
         rate: stats(list.map((r) => r.rate)),
         serverUs: stats(list.map((r) => r.serverUsPerMsg)),
+        bridgeUs: stats(list.map((r) => r.bridgeUsPerMsg)),
+        nodeUs: stats(list.map((r) => r.nodeUsPerMsg)),
         serverCores: stats(list.map((r) => r.serverCores)),
         busy: stats(list.map((r) => r.machineBusyPct)),
         incomplete: list.filter((r) => !r.ok).length
@@ -208,21 +213,21 @@ function render (r) {
   if (m.quick) L.push('**QUICK RUN: smoke test, numbers not comparable.**', '')
   L.push(`Two publisher/subscriber pairs of MQTT.js clients (MQTT 3.1.1, four node processes) publish ${m.profile.qos0.toLocaleString('en')} (QoS 0) or ${m.profile.qos1.toLocaleString('en')} (QoS 1, at most 1,000 unacknowledged) messages of ${PAYLOAD} B each, at once. ` +
     '**one**: every client through one mqttwire-bridge to one rmqtt node. **two**: two rmqtt nodes joined by the broadcast cluster (gRPC), bridge A in front of node 1 and bridge B of node 2; each pair publishes through one bridge and subscribes through the other, so every message crosses the cluster. ' +
-    `${m.profile.runs} runs, the setups alternating. Messages/s: every delivered message over the time from the first publish to the last delivery. Server CPU: both bridges and nodes together, µs per message delivered. Median (min–max).`)
+    `${m.profile.runs} runs, the setups alternating. Messages/s: every delivered message over the time from the first publish to the last delivery. CPU from /proc per message delivered: of the bridges together and of the broker nodes together; "server cores" is their sum over the wall time. Median (min–max).`)
   L.push('')
-  row(['QoS', 'setup', 'msgs/s', 'two / one', 'pairs two / one', 'server µs/msg', 'server cores', 'machine busy'])
-  row(Array(8).fill('---'))
+  row(['QoS', 'setup', 'msgs/s', 'two / one', 'pairs two / one', 'bridges µs/msg', 'broker nodes µs/msg', 'server cores', 'machine busy'])
+  row(Array(9).fill('---'))
   for (const [qos, s] of Object.entries(r.summary)) {
     for (const key of ['one', 'two']) {
       const x = s[key]
       row([qos, key === 'one' ? '1 bridge + 1 node' : '2 bridges + 2 nodes', withRange(x.rate, fmtRate) + (x.incomplete ? ` ⚠ ${x.incomplete} incomplete` : ''),
         key === 'two' && s.ratio != null ? `${s.ratio.toFixed(2)}x` : '', key === 'two' ? withRange(s.pairRatio, (v) => v.toFixed(2)) : '',
-        withRange(x.serverUs, fmtNum), withRange(x.serverCores, fmtNum), x.busy ? `${x.busy.median.toFixed(0)} %` : '–'])
+        withRange(x.bridgeUs, fmtNum), withRange(x.nodeUs, fmtNum), withRange(x.serverCores, fmtNum), x.busy ? `${x.busy.median.toFixed(0)} %` : '–'])
     }
   }
   L.push('')
   L.push(`**What 2 cores allow.** Both setups run on the same ${m.machine.cores} cores, with the four MQTT.js processes on them too: the machine is busy near 100 % in both ("machine busy"), so a second bridge and a second node cannot add capacity here, only work (the gRPC hop, a second process of each). ` +
-    'What "two" shows on one machine is that the cluster carries the traffic across bridges and nodes, and at what CPU cost per message ("server µs/msg"); the gain of scaling out shows where each bridge and node has cores of its own: throughput is then bounded by the busiest single process ("server cores" is their sum here).')
+    'What "two" shows on one machine is that the cluster carries the traffic across bridges and nodes, and at what CPU cost per message (the two µs/msg columns: where "two" costs more, the table shows which side pays); the gain of scaling out shows where each bridge and node has cores of its own: throughput is then bounded by the busiest single process ("server cores" is their sum here).')
   L.push('')
   L.push('## Runs', '')
   row(['run', 'QoS', 'setup', 'msgs/s', 'delivered', 'server µs/msg', 'machine busy'])
