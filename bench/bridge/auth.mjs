@@ -33,8 +33,8 @@ import { join } from 'node:path'
 import process from 'node:process'
 import { parseArgs } from 'node:util'
 import {
-  BENCH_DIR, HarnessError, RESULTS_DIR, Worker, buildBridge, cpuSeconds, family, initHarness, log, logProblems,
-  machineCpu, mosquittoVersion, scrapeMetrics, sleep, startBridge, startMosquitto, stats, stopAll
+  BENCH_DIR, HarnessError, RESULTS_DIR, Worker, buildBridge, cpuSnapshot, family, fmtNum, fmtRate, initHarness, log,
+  logProblems, mosquittoVersion, quiesce, scrapeMetrics, startBridge, startMosquitto, stats, stopAll, withRange
 } from './common.mjs'
 
 const PAYLOAD = 64
@@ -99,24 +99,6 @@ function hs256 (secret, claims) {
   const part = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url')
   const input = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`
-}
-
-/** Waits until the bridges and mosquitto are idle (under 10 % of a core over 300 ms), at most maxMs. */
-async function quiesce (pids, maxMs = 5000) {
-  const start = Date.now()
-  const total = () => pids.reduce((acc, pid) => acc + (cpuSeconds(pid) ?? 0), 0)
-  while (Date.now() - start < maxMs) {
-    const a = total()
-    await sleep(300)
-    if (total() - a < 0.03) return { ms: Date.now() - start, idle: true }
-  }
-  return { ms: Date.now() - start, idle: false }
-}
-
-function cpuSnapshot (pids) {
-  const out = { at: process.hrtime.bigint(), machine: machineCpu() }
-  for (const [k, pid] of Object.entries(pids)) out[k] = cpuSeconds(pid)
-  return out
 }
 
 /**
@@ -209,9 +191,6 @@ async function checkEnforcement (a, b, clients, secret) {
   return checks
 }
 
-const fmtRate = (x) => x == null ? '–' : x >= 1e5 ? `${(x / 1e3).toFixed(0)}k` : x >= 1e4 ? `${(x / 1e3).toFixed(1)}k` : `${(x / 1e3).toFixed(2)}k`
-const fmtNum = (x, d = 2) => x == null || !Number.isFinite(x) ? '–' : x.toFixed(d)
-const withRange = (s, f) => s ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : '–'
 
 function summarize (records, framings) {
   const out = {}

@@ -29,8 +29,8 @@ import { join } from 'node:path'
 import process from 'node:process'
 import { parseArgs } from 'node:util'
 import {
-  BENCH_DIR, CARGO_LOCK, HarnessError, REPO_DIR, RESULTS_DIR, Worker, buildBridge, cpuSeconds, freePorts, initHarness, log,
-  logTail, machineCpu, sleep, startBridge, startProcess, stats, stopAll, waitForPort
+  BENCH_DIR, CARGO_LOCK, HarnessError, REPO_DIR, RESULTS_DIR, Worker, buildBridge, cpuSnapshot, fmtNum, fmtRate, freePorts,
+  initHarness, log, logTail, quiesce, sleep, startBridge, startProcess, stats, stopAll, waitForPort, withRange
 } from './common.mjs'
 
 const NODE_BIN = join(REPO_DIR, 'target', 'release', 'cluster-node')
@@ -102,24 +102,6 @@ async function startCluster (name, n) {
   return nodes
 }
 
-function cpuOf (pids) {
-  const out = { at: process.hrtime.bigint(), machine: machineCpu() }
-  for (const [k, pid] of Object.entries(pids)) out[k] = cpuSeconds(pid)
-  return out
-}
-
-/** Waits until the servers are idle (under 10 % of a core over 300 ms), at most maxMs. */
-async function quiesce (pids, maxMs = 5000) {
-  const start = Date.now()
-  const total = () => pids.reduce((acc, pid) => acc + (cpuSeconds(pid) ?? 0), 0)
-  while (Date.now() - start < maxMs) {
-    const a = total()
-    await sleep(300)
-    if (total() - a < 0.03) return true
-  }
-  return false
-}
-
 /**
  * One measurement: both pairs subscribe, connect, then publish `n` messages each at once.
  * `routes[i]` = [publisher URL, subscriber URL] of pair i.
@@ -136,12 +118,12 @@ async function measure (setup, pairs, { n, qos, capMs, topic }) {
     convs.push(...pubs)
     for (const p of pubs) await p.expect('ready', 15_000)
     const servers = Object.fromEntries([...setup.bridges.map((b, i) => [`bridge${i + 1}`, b.proc.pid]), ...setup.nodes.map((x, i) => [`node${i + 1}`, x.proc.pid])])
-    const before = cpuOf(servers)
+    const before = cpuSnapshot(servers)
     for (const s of subs) s.send('go')
     for (const p of pubs) p.send('go')
     const pd = await Promise.all(pubs.map((p) => p.expect('done', capMs + 15_000)))
     const sd = await Promise.all(subs.map((s) => s.expect('done', capMs + 15_000)))
-    const after = cpuOf(servers)
+    const after = cpuSnapshot(servers)
     await Promise.all(convs.map((c) => c.expect('closed', 10_000)))
     const first = pd.map((d) => BigInt(d.startNs)).reduce((a, b) => (a < b ? a : b))
     const last = sd.map((d) => BigInt(d.lastNs)).reduce((a, b) => (a > b ? a : b))
@@ -170,9 +152,6 @@ async function measure (setup, pairs, { n, qos, capMs, topic }) {
   }
 }
 
-const fmtRate = (x) => x == null ? '–' : x >= 1e5 ? `${(x / 1e3).toFixed(0)}k` : x >= 1e4 ? `${(x / 1e3).toFixed(1)}k` : `${(x / 1e3).toFixed(2)}k`
-const fmtNum = (x, d = 2) => x == null || !Number.isFinite(x) ? '–' : x.toFixed(d)
-const withRange = (s, f) => s ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : '–'
 
 function summarize (records) {
   const out = {}

@@ -382,3 +382,31 @@ export function stats (values) {
   const m = v.length >> 1
   return { median: v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2, min: v[0], max: v[v.length - 1], n: v.length }
 }
+
+// ---------------------------------------------------------------------------
+// Measuring and reporting (auth.mjs, cluster.mjs)
+// ---------------------------------------------------------------------------
+
+/** Waits until the servers are idle (under 10 % of a core over 300 ms), at most maxMs. */
+export async function quiesce (pids, maxMs = 5000) {
+  const start = Date.now()
+  const total = () => pids.reduce((acc, pid) => acc + (cpuSeconds(pid) ?? 0), 0)
+  while (Date.now() - start < maxMs) {
+    const a = total()
+    await sleep(300)
+    if (total() - a < 0.03) return { ms: Date.now() - start, idle: true }
+  }
+  return { ms: Date.now() - start, idle: false }
+}
+
+/** CPU seconds of each named process and of the machine, with the time. */
+export function cpuSnapshot (pids) {
+  const out = { at: process.hrtime.bigint(), machine: machineCpu() }
+  for (const [k, pid] of Object.entries(pids)) out[k] = cpuSeconds(pid)
+  return out
+}
+
+export const fmtRate = (x) => x == null ? '–' : x >= 1e5 ? `${(x / 1e3).toFixed(0)}k` : x >= 1e4 ? `${(x / 1e3).toFixed(1)}k` : `${(x / 1e3).toFixed(2)}k`
+export const fmtNum = (x, d = 2) => x == null || !Number.isFinite(x) ? '–' : x.toFixed(d)
+/** A stats() summary as "median (min–max)". */
+export const withRange = (s, f) => s ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : '–'

@@ -74,6 +74,11 @@ impl Bridge {
         &self.handle
     }
 
+    /// One series of its metrics (name and labels as printed), 0 when absent.
+    pub fn metric(&self, series: &str) -> u64 {
+        series_value(&self.handle.metrics(), series)
+    }
+
     /// Asks it to shut down, as SIGTERM does: no new connections, then the drain time,
     /// then 1001 going away for the rest.
     pub fn shutdown(&self) {
@@ -109,4 +114,13 @@ pub fn broker_url(port: u16) -> BrokerUrl {
         port,
         tls: false,
     }
+}
+
+/// The value of one series (name and labels as printed) in the bridge's metrics text, 0
+/// when absent.
+pub fn series_value(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse::<f64>().ok())
+        .map_or(0, |value| value as u64)
 }

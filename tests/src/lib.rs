@@ -16,7 +16,7 @@ pub mod driver;
 pub mod mosquitto;
 pub mod steps;
 
-pub use bridge::{Bridge, BridgeError};
+pub use bridge::{Bridge, BridgeError, series_value};
 pub use cluster::{Cluster, ClusterError};
 pub use driver::{
     ClientHandle, DriverError, Endpoint, Events, WaitError, message, spawn, subscription,

@@ -28,7 +28,7 @@ use mqttwire_tests::steps::{
     WAIT, bounded, broker, connect, cut, delivers_retained_message_to_later_subscriber, disconnect,
     exchanges_messages_at_each_qos, options, publish, relay, subscribe, will_holder,
 };
-use mqttwire_tests::{Bridge, ClientHandle, Events, Mosquitto, message};
+use mqttwire_tests::{Bridge, ClientHandle, Events, Mosquitto, message, series_value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
@@ -105,10 +105,7 @@ async fn publishes_will_when_websocket_drops(version: ProtocolVersion) {
     );
     // A browser that vanishes is not a client that broke the WebSocket protocol.
     assert_eq!(
-        metric(
-            &bridge,
-            "mqttwire_bridge_refused_total{reason=\"WebSocket\"}"
-        ),
+        bridge.metric("mqttwire_bridge_refused_total{reason=\"WebSocket\"}"),
         0
     );
 }
@@ -172,10 +169,7 @@ async fn rejects_websocket_without_mqtt_subprotocol_or_offering_only_mqttv3_1() 
             Some(Outcome::Http(400))
         );
         assert_eq!(
-            metric(
-                &bridge,
-                "mqttwire_bridge_refused_total{reason=\"Subprotocol\"}"
-            ),
+            bridge.metric("mqttwire_bridge_refused_total{reason=\"Subprotocol\"}"),
             2
         );
 
@@ -223,7 +217,7 @@ async fn rejects_unlisted_or_malformed_origin_and_accepts_listed_one() {
             );
         }
         assert_eq!(
-            metric(&bridge, "mqttwire_bridge_refused_total{reason=\"Origin\"}"),
+            bridge.metric("mqttwire_bridge_refused_total{reason=\"Origin\"}"),
             refused.len() as u64
         );
         // Listed (compared without case or a trailing slash), or absent: not a browser.
@@ -300,7 +294,7 @@ async fn refuses_connection_over_limit(
     let third = handshake(bridge.addr(), V5, &[("Sec-WebSocket-Protocol", "mqtt")]).await;
     assert_eq!(third.err(), Some(refusal));
     let refused = format!("mqttwire_bridge_refused_total{{reason=\"{reason}\"}}");
-    assert_eq!(metric(&bridge, &refused), 1, "{refused}");
+    assert_eq!(bridge.metric(&refused), 1, "{refused}");
     let served = message(&format!("{name}/1"), "still here", QoS::AtLeastOnce);
     relay(&publisher, &mut pub_events, &mut sub_events, served).await;
 
@@ -764,12 +758,7 @@ async fn closes_clients_cleanly_across_broker_restart() {
                 "{version:?}"
             );
         }
-        assert!(
-            metric(
-                &bridge,
-                "mqttwire_bridge_refused_total{reason=\"Upstream\"}"
-            ) >= 2
-        );
+        assert!(bridge.metric("mqttwire_bridge_refused_total{reason=\"Upstream\"}") >= 2);
 
         // Back on the same port: new clients are served, and the native client is back.
         tokio::task::block_in_place(|| broker.restart()).unwrap_or_else(|e| panic!("{e}"));
@@ -821,7 +810,7 @@ async fn fails_over_to_second_broker_when_first_is_down() {
             first.port()
         );
         assert!(
-            metric(&bridge, &failures) >= 1,
+            bridge.metric(&failures) >= 1,
             "{}",
             bridge.handle().metrics()
         );
@@ -2105,25 +2094,13 @@ async fn settles(bridge: &Bridge, open: i64) -> bool {
 /// Waits until a series of the bridge's metrics reaches `at_least`.
 async fn settles_metric(bridge: &Bridge, series: &str, at_least: u64) -> bool {
     let began = Instant::now();
-    while metric(bridge, series) < at_least {
+    while bridge.metric(series) < at_least {
         if began.elapsed() > WAIT {
             return false;
         }
         sleep(Duration::from_millis(5)).await;
     }
     true
-}
-
-/// One series of the bridge's metrics (name and labels as printed), 0 when absent.
-fn metric(bridge: &Bridge, series: &str) -> u64 {
-    series_value(&bridge.handle().metrics(), series)
-}
-
-fn series_value(text: &str, series: &str) -> u64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|value| value.parse::<f64>().ok())
-        .map_or(0, |value| value as u64)
 }
 
 /// A native client straight on `broker`, subscribed to `filter` at QoS 1.

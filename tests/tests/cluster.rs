@@ -11,7 +11,7 @@ use mqttwire_bridge::{Balance, Config};
 use mqttwire_tests::steps::{
     WAIT, bounded, connect, disconnect, options, publish, relay, subscribe, will_holder,
 };
-use mqttwire_tests::{Bridge, ClientHandle, Cluster, Events, message};
+use mqttwire_tests::{Bridge, ClientHandle, Cluster, Events, message, series_value};
 use tokio::time::{Instant, sleep, timeout};
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -91,8 +91,8 @@ async fn messages_published_through_one_bridge_reach_a_subscriber_on_another_nod
         }
     })
     .await;
-    assert!(metric(&a, "mqttwire_bridge_connections_total") >= 2);
-    assert!(metric(&b, "mqttwire_bridge_connections_total") >= 2);
+    assert!(a.metric("mqttwire_bridge_connections_total") >= 2);
+    assert!(b.metric("mqttwire_bridge_connections_total") >= 2);
 }
 
 #[tokio::test]
@@ -244,14 +244,14 @@ async fn a_killed_node_s_clients_reconnect_through_the_bridge_to_another_node() 
     .expect("the test took too long");
     let metrics = a.handle().metrics();
     assert!(
-        series(
+        series_value(
             &metrics,
             &format!("mqttwire_bridge_upstream_failures_total{{broker=\"{dead}\"}}")
         ) >= 1,
         "the failed node is counted: {metrics}"
     );
     assert_eq!(
-        series(
+        series_value(
             &metrics,
             &format!("mqttwire_bridge_upstream_healthy{{broker=\"{dead}\"}}")
         ),
@@ -260,7 +260,7 @@ async fn a_killed_node_s_clients_reconnect_through_the_bridge_to_another_node() 
     );
 
     // A new connection through bridge A passes the dead node over without trying it.
-    let before = series(
+    let before = series_value(
         &metrics,
         &format!("mqttwire_bridge_upstream_failures_total{{broker=\"{dead}\"}}"),
     );
@@ -271,7 +271,7 @@ async fn a_killed_node_s_clients_reconnect_through_the_bridge_to_another_node() 
     .await;
     let metrics = a.handle().metrics();
     assert_eq!(
-        series(
+        series_value(
             &metrics,
             &format!("mqttwire_bridge_upstream_failures_total{{broker=\"{dead}\"}}")
         ),
@@ -279,7 +279,7 @@ async fn a_killed_node_s_clients_reconnect_through_the_bridge_to_another_node() 
         "a node in its cooldown is not tried while another answers"
     );
     assert!(
-        series(
+        series_value(
             &metrics,
             &format!("mqttwire_bridge_upstream_skipped_total{{broker=\"{dead}\"}}")
         ) >= 1
@@ -320,16 +320,4 @@ async fn drain(
             Ok(None) | Err(_) => return,
         }
     }
-}
-
-fn metric(bridge: &Bridge, name: &str) -> u64 {
-    series(&bridge.handle().metrics(), name)
-}
-
-/// One series of the bridge's metrics (name and labels as printed), 0 when absent.
-fn series(text: &str, series: &str) -> u64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|value| value.parse::<f64>().ok())
-        .map_or(0, |value| value as u64)
 }
