@@ -71,7 +71,8 @@ step "the package through a tab's life in Chromium: keepalive in a throttled bac
 cargo build -q -p ws-bridge --bin mqttwire-bridge --locked
 node client-wasm/tests/js/lifecycle.test.mjs
 
-step "www: the chat and the dashboard end to end in Chromium, through the bridge to mosquitto"
+step "www: the chat's topic scheme in node; the chat and the dashboard end to end in Chromium, through the bridge to mosquitto"
+node --test www/test/*.test.mjs
 cargo build -p ws-bridge --bin mqttwire-bridge --example demo_feed --locked
 (cd www && { [ -x node_modules/.bin/vite ] || npm ci --no-audit --no-fund; } && npm run build --silent)
 [ -d tests/e2e/node_modules/playwright-core ] || (cd tests/e2e && npm ci --no-audit --no-fund)

@@ -1,17 +1,13 @@
 // mqttwire chat: rooms, direct messages, presence, typing and receipts, all on MQTT 5 through
-// the bridge, written against the npm package exactly as a user would.
-//
-// Topics (every payload is JSON unless noted):
-//   chat/rooms/<room>          messages in a room (QoS 1)
-//   chat/roomlist/<room>       a room exists (retained)
-//   chat/dm/<user>             direct messages to <user> (QoS 1)
-//   chat/receipts/<user>       delivered / read receipts for <user>'s messages (QoS 1)
-//   chat/presence/<user>       online / offline (retained; the will sets offline)
-//   chat/typing/rooms/<room>   someone types in a room (QoS 0)
-//   chat/typing/dm/<user>      someone types to <user> (QoS 0)
+// the bridge, written against the npm package exactly as a user would. The topics and the
+// conversation keys are spelled in chat-topics.js; the client's router (`client.handle`)
+// brings each filter's messages to its receiver below.
 //
 // Everything a user wrote reaches the page through `textContent`, never as markup.
 import { connect } from 'mqttwire';
+import {
+  conversationTopics, dmKey, filters, parseKey, parseTopic, presenceTopic, receiptTopic, roomKey, roomListTopic,
+} from './chat-topics.js';
 import { brokerUrl, connectionBanner } from './common.js';
 
 const IDENTITIES_KEY = 'mqttwire-chat-identities';
@@ -42,7 +38,7 @@ const conversations = new Map();
 const people = new Map();
 /** Who types where: conversation key -> Map(user id -> { nick, until }). */
 const typing = new Map();
-let active = 'room:general';
+let active = roomKey('general');
 let client = null;
 let lastTypingSent = 0;
 
@@ -92,6 +88,7 @@ function loadHistory() {
   let stored;
   try { stored = JSON.parse(localStorage.getItem(historyKey()) ?? '{}'); } catch { stored = {}; }
   for (const [key, saved] of Object.entries(stored.conversations ?? {})) {
+    if (!parseKey(key)) continue; // not a key this chat writes
     const conversation = conversationFor(key, saved.title);
     for (const message of saved.messages ?? []) {
       // A page closed while sending took its queue with it.
@@ -126,8 +123,8 @@ function saveHistorySoon() {
 function conversationFor(key, title) {
   let c = conversations.get(key);
   if (!c) {
-    const name = key.slice(key.indexOf(':') + 1);
-    const fallback = key.startsWith('dm:') ? people.get(name)?.nick ?? name : name;
+    const k = parseKey(key);
+    const fallback = k.kind === 'dm' ? people.get(k.user)?.nick ?? k.user : k.room;
     c = { key, title: title ?? fallback, messages: new Map(), unread: 0 };
     conversations.set(key, c);
   }
@@ -179,17 +176,29 @@ function parseJson(payload) {
 
 // ---- incoming ------------------------------------------------------------------------
 
-function onMessage(topic, payload) {
-  const parts = topic.split('/');
-  if (parts[0] !== 'chat') return;
-  switch (parts[1]) {
-    case 'rooms': return receiveChat(`room:${parts[2]}`, parts[2], payload);
-    case 'dm': return receiveChat(null, null, payload);
-    case 'receipts': return receiveReceipt(payload);
-    case 'presence': return receivePresence(parts[2], payload);
-    case 'roomlist': conversationFor(`room:${parts[2]}`); return renderLists();
-    case 'typing': return receiveTyping(parts[2] === 'dm' ? null : parts[3], payload);
-    default:
+/** What a message does, by the kind of its topic (the kinds of `filters`). */
+const receivers = {
+  room: ({ room }, payload) => receiveChat(roomKey(room), room, payload),
+  roomList: ({ room }) => { conversationFor(roomKey(room)); renderLists(); },
+  dm: (_, payload) => receiveChat(null, null, payload),
+  receipt: (_, payload) => receiveReceipt(payload),
+  presence: ({ user }, payload) => receivePresence(user, payload),
+  roomTyping: ({ room }, payload) => receiveTyping(room, payload),
+  dmTyping: (_, payload) => receiveTyping(null, payload),
+};
+
+/**
+ * Hands the messages of each of my filters to the receiver of its kind, through the
+ * client's router. A receiver's exception is rethrown as an uncaught error, as the
+ * client's events do; the router would drop it without a word.
+ */
+function route() {
+  for (const [kind, filter] of Object.entries(filters(identity.id))) {
+    client.handle(filter, (topic, payload) => {
+      const parsed = parseTopic(topic);
+      if (parsed?.kind !== kind) return; // an empty room or user name
+      try { receivers[kind](parsed, payload); } catch (error) { queueMicrotask(() => { throw error; }); }
+    });
   }
 }
 
@@ -199,7 +208,7 @@ function receiveChat(key, title, payload) {
   if (key === null) {
     // A direct message: the conversation is the sender's.
     if (!message.from) return;
-    key = `dm:${message.from}`;
+    key = dmKey(message.from);
     title = message.nick;
   }
   if (message.from) rememberPerson(message.from, message.nick);
@@ -237,7 +246,7 @@ function receivePresence(userId, payload) {
 function receiveTyping(room, payload) {
   const t = parseJson(payload);
   if (!t || !str(t.from, 64) || t.from === identity.id) return;
-  const key = room === null ? `dm:${t.from}` : `room:${room}`;
+  const key = room === null ? dmKey(t.from) : roomKey(room);
   let typers = typing.get(key);
   if (!typers) typing.set(key, (typers = new Map()));
   typers.set(t.from, { nick: str(t.nick, 32) ?? 'someone', until: Date.now() + TYPING_SHOWN_MS });
@@ -249,7 +258,7 @@ function rememberPerson(id, nick) {
   let person = people.get(id);
   if (!person) people.set(id, (person = { nick, online: false }));
   else if (nick) person.nick = nick;
-  const dm = conversations.get(`dm:${id}`);
+  const dm = conversations.get(dmKey(id));
   if (dm && nick) dm.title = nick;
   return person;
 }
@@ -263,7 +272,7 @@ function publish(topic, body, options) {
 function sendReceipt(message, state) {
   if (!message.from || message.receipt === state || message.receipt === 'read') return;
   message.receipt = state;
-  publish(`chat/receipts/${message.from}`, { id: message.id, by: identity.id, state }, { qos: 1 })
+  publish(receiptTopic(message.from), { id: message.id, by: identity.id, state }, { qos: 1 })
     .catch((error) => console.warn('receipt not sent', error));
 }
 
@@ -275,20 +284,13 @@ function markRead(conversation) {
   saveHistorySoon();
 }
 
-function topicOf(key) {
-  const [kind, name] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
-  return kind === 'room'
-    ? { chat: `chat/rooms/${name}`, typing: `chat/typing/rooms/${name}` }
-    : { chat: `chat/dm/${name}`, typing: `chat/typing/dm/${name}` };
-}
-
 function send(text) {
   const conversation = conversationFor(active);
   const message = { id: randomId(12), from: identity.id, nick: identity.nick, text, ts: Date.now(), state: 'sending' };
   conversation.messages.set(message.id, message);
   lastTypingSent = 0;
   const { id, from, nick, ts } = message;
-  publish(topicOf(active).chat, { id, from, nick, text, ts }, { qos: 1 })
+  publish(conversationTopics(active).messages, { id, from, nick, text, ts }, { qos: 1 })
     .then(() => advance(message, 'sent'))
     .catch((error) => { message.state = 'failed'; message.error = error.message; })
     .finally(() => { saveHistorySoon(); renderConversation(); });
@@ -300,11 +302,11 @@ function sendTyping() {
   const now = Date.now();
   if (!client?.connected || now - lastTypingSent < TYPING_SENT_EVERY_MS) return;
   lastTypingSent = now;
-  publish(topicOf(active).typing, { from: identity.id, nick: identity.nick }, { qos: 0 }).catch(() => {});
+  publish(conversationTopics(active).typing, { from: identity.id, nick: identity.nick }, { qos: 0 }).catch(() => {});
 }
 
 function presence(state) {
-  return publish(`chat/presence/${identity.id}`, { id: identity.id, nick: identity.nick, state, ts: Date.now() },
+  return publish(presenceTopic(identity.id), { id: identity.id, nick: identity.nick, state, ts: Date.now() },
     { qos: 1, retain: true });
 }
 
@@ -338,14 +340,14 @@ function conversationItem(key, label, extra) {
 }
 
 function renderLists() {
-  const rooms = [...conversations.keys()].filter((k) => k.startsWith('room:')).sort();
-  $('rooms').replaceChildren(...rooms.map((k) => conversationItem(k, `# ${k.slice(5)}`)));
+  const rooms = [...conversations.keys()].map(parseKey).filter((k) => k.kind === 'room').map((k) => k.room).sort();
+  $('rooms').replaceChildren(...rooms.map((room) => conversationItem(roomKey(room), `# ${room}`)));
   const others = [...people.entries()].filter(([id]) => id !== identity.id)
     .sort((a, b) => (b[1].online - a[1].online) || a[1].nick.localeCompare(b[1].nick));
   $('people').replaceChildren(...others.map(([id, p]) => {
     const dot = el('span', p.online ? 'presence online' : 'presence offline');
     dot.setAttribute('aria-label', p.online ? 'online' : 'offline');
-    const li = conversationItem(`dm:${id}`, p.nick, dot);
+    const li = conversationItem(dmKey(id), p.nick, dot);
     li.dataset.user = id;
     li.dataset.presence = p.online ? 'online' : 'offline';
     return li;
@@ -356,7 +358,7 @@ function renderLists() {
 
 function renderConversation() {
   const c = conversationFor(active);
-  $('title').textContent = active.startsWith('room:') ? `# ${c.title}` : c.title;
+  $('title').textContent = parseKey(active).kind === 'room' ? `# ${c.title}` : c.title;
   const list = $('messages');
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   list.replaceChildren(...[...c.messages.values()].sort((a, b) => a.ts - b.ts).map((m) => {
@@ -412,7 +414,7 @@ function start() {
   $('app').hidden = false;
   $('me').textContent = identity.nick;
   loadHistory();
-  conversationFor('room:general');
+  conversationFor(roomKey('general'));
   renderLists();
   renderConversation();
 
@@ -424,24 +426,23 @@ function start() {
     reconnect: { minDelay: 500, maxDelay: 8000 },
     properties: { sessionExpiryInterval: SESSION_EXPIRY_S },
     will: {
-      topic: `chat/presence/${identity.id}`,
+      topic: presenceTopic(identity.id),
       payload: JSON.stringify({ id: identity.id, nick: identity.nick, state: 'offline' }),
       qos: 1,
       retain: true,
     },
   });
   connectionBanner(client, $('banner'));
-  client.on('message', onMessage);
+  route();
   client.on('error', (error) => console.warn('mqttwire:', error.code, error.message));
   let subscribed = false;
   client.on('connect', () => {
     presence('online').catch((error) => console.warn('presence not sent', error));
     if (subscribed) return;
     subscribed = true;
-    const reliable = ['chat/rooms/+', 'chat/roomlist/+', `chat/dm/${identity.id}`,
-      `chat/receipts/${identity.id}`, 'chat/presence/+'];
-    client.subscribeAsync(reliable, { qos: 1, nl: true })
-      .then(() => client.subscribeAsync(['chat/typing/rooms/+', `chat/typing/dm/${identity.id}`], { qos: 0, nl: true }))
+    const f = filters(identity.id);
+    client.subscribeAsync([f.room, f.roomList, f.dm, f.receipt, f.presence], { qos: 1, nl: true })
+      .then(() => client.subscribeAsync([f.roomTyping, f.dmTyping], { qos: 0, nl: true }))
       .catch((error) => console.error('subscribe failed', error));
   });
 }
@@ -485,8 +486,8 @@ $('new-room').addEventListener('submit', (event) => {
   const name = input.value.trim().toLowerCase();
   if (!/^[a-z0-9-]{1,32}$/.test(name) || !client) return;
   input.value = '';
-  publish(`chat/roomlist/${name}`, { name, by: identity.id }, { qos: 1, retain: true }).catch(() => {});
-  openConversation(`room:${name}`);
+  publish(roomListTopic(name), { name, by: identity.id }, { qos: 1, retain: true }).catch(() => {});
+  openConversation(roomKey(name));
 });
 
 $('leave').addEventListener('click', () => { leave(); });
