@@ -1,6 +1,7 @@
-//! JavaScript values to engine types and back: options, payloads, topics and MQTT 5.0
-//! properties, with MQTT.js's names. Every unknown or ill-typed option is an error that
-//! names it.
+//! JavaScript values to engine types and back, the one place where they cross: options,
+//! commands' arguments, payloads, topics, MQTT 5.0 properties with MQTT.js's names, and
+//! the values events and promises hand to JavaScript. Every unknown or ill-typed option is
+//! an error that names it.
 
 use std::num::{NonZeroU16, NonZeroU32};
 
@@ -8,16 +9,158 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use mqttwire::client::{ClientOptions, OfflineQos0, ReconnectOptions};
-use mqttwire::{Properties, Property, ProtocolVersion, QoS, TopicName, Will};
+use mqttwire::topic::TopicFilter;
+use mqttwire::{
+    Properties, Property, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, Subscription,
+    SubscriptionOptions, TopicName, Will,
+};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::error::{concat, decimal, hex, invalid, topic_error};
+use crate::contract::ErrorCode;
+use crate::error::{concat, decimal, error, hex, invalid, topic_error};
 
 /// Connection options, with what the engine does not hold itself.
 pub(crate) struct Options {
     pub(crate) engine: ClientOptions,
     /// A password function, called before every (re)connect.
     pub(crate) password_fn: Option<Function>,
+}
+
+/// The arguments of a subscribe, parsed.
+pub(crate) struct Subscribe {
+    /// The filters with their options.
+    pub(crate) subscriptions: Vec<Subscription>,
+    /// The filters as given, for the grants the promise resolves with.
+    pub(crate) names: Vec<String>,
+    /// SUBSCRIBE properties (5.0).
+    pub(crate) properties: Properties,
+}
+
+/// `publish(topic, payload, options)` as a PUBLISH.
+pub(crate) fn publish(
+    topic: &JsValue,
+    payload: &JsValue,
+    options: &JsValue,
+) -> Result<Publish, JsValue> {
+    let mut publish = Publish::new(self::topic(topic)?, self::payload(payload, "payload")?);
+    for key in keys(options, "publish options")? {
+        let value = get(options, &key);
+        match key.as_str() {
+            "qos" => publish.qos = qos(&value, "qos")?,
+            "retain" => publish.retain = boolean(&value, "retain")?,
+            "dup" => {}
+            "properties" => publish.properties = properties(&value, "properties")?,
+            _ => return Err(invalid(&concat(&["unknown publish option '", &key, "'"]))),
+        }
+    }
+    Ok(publish)
+}
+
+/// `subscribe(filters, options)`: one filter, an array of them, or MQTT.js's
+/// `{ filter: { qos } }`.
+pub(crate) fn subscribe(filters: &JsValue, options: &JsValue) -> Result<Subscribe, JsValue> {
+    let mut defaults = SubscriptionOptions::default();
+    let mut properties = Properties::new();
+    for key in keys(options, "subscribe options")? {
+        let value = get(options, &key);
+        match key.as_str() {
+            "qos" => defaults.qos = qos(&value, "qos")?,
+            "nl" => defaults.no_local = boolean(&value, "nl")?,
+            "rap" => defaults.retain_as_published = boolean(&value, "rap")?,
+            "rh" => {
+                defaults.retain_handling = match value.as_f64() {
+                    Some(0.0) => RetainHandling::SendOnSubscribe,
+                    Some(1.0) => RetainHandling::SendIfNew,
+                    Some(2.0) => RetainHandling::DoNotSend,
+                    _ => return Err(invalid("option 'rh' must be 0, 1 or 2")),
+                }
+            }
+            "properties" => properties = self::properties(&value, "properties")?,
+            _ => return Err(invalid(&concat(&["unknown subscribe option '", &key, "'"]))),
+        }
+    }
+    let mut subscriptions = Vec::new();
+    let mut names = Vec::new();
+    let mut add = |name: String, options: SubscriptionOptions| -> Result<(), JsValue> {
+        let filter = TopicFilter::new(name.clone()).map_err(|e| {
+            error(
+                ErrorCode::InvalidTopic,
+                &concat(&["invalid topic filter '", &name, "': ", topic_error(&e)]),
+                Some(0x8F),
+            )
+        })?;
+        subscriptions.push(Subscription { filter, options });
+        names.push(name);
+        Ok(())
+    };
+    if let Some(one) = filters.as_string() {
+        add(one, defaults)?;
+    } else if Array::is_array(filters) {
+        for f in Array::from(filters).iter() {
+            add(
+                f.as_string()
+                    .ok_or_else(|| invalid("topic filters must be strings"))?,
+                defaults,
+            )?;
+        }
+    } else {
+        // MQTT.js's { filter: { qos } } form.
+        for name in keys(filters, "topic filters")? {
+            let per = get(filters, &name);
+            let qos = qos(&get(&per, "qos"), "qos")?;
+            add(name, SubscriptionOptions { qos, ..defaults })?;
+        }
+    }
+    Ok(Subscribe {
+        subscriptions,
+        names,
+        properties,
+    })
+}
+
+/// `unsubscribe(filters, options)`: the filters (one or an array) and the properties.
+pub(crate) fn unsubscribe(
+    filters: &JsValue,
+    options: &JsValue,
+) -> Result<(Vec<TopicFilter>, Properties), JsValue> {
+    let mut properties = Properties::new();
+    for key in keys(options, "unsubscribe options")? {
+        match key.as_str() {
+            "properties" => properties = self::properties(&get(options, &key), "properties")?,
+            _ => {
+                return Err(invalid(&concat(&[
+                    "unknown unsubscribe option '",
+                    &key,
+                    "'",
+                ])));
+            }
+        }
+    }
+    let list: Vec<JsValue> = if Array::is_array(filters) {
+        Array::from(filters).to_vec()
+    } else {
+        vec![filters.clone()]
+    };
+    let mut parsed = Vec::new();
+    for f in list {
+        let name = f
+            .as_string()
+            .ok_or_else(|| invalid("topic filters must be strings"))?;
+        parsed.push(TopicFilter::new(name).map_err(|e| {
+            error(
+                ErrorCode::InvalidTopic,
+                &concat(&["invalid topic filter: ", topic_error(&e)]),
+                Some(0x8F),
+            )
+        })?);
+    }
+    Ok((parsed, properties))
+}
+
+/// The filter of a message handler.
+pub(crate) fn handler_filter(filter: &str) -> Result<TopicFilter, JsValue> {
+    TopicFilter::new(filter)
+        .map_err(|e| invalid(&concat(&["invalid topic filter: ", topic_error(&e)])))
 }
 
 /// The keys of an options object, for the unknown-option check; none for `undefined` or
@@ -108,8 +251,8 @@ pub(crate) fn topic(v: &JsValue) -> Result<TopicName, JsValue> {
         .as_string()
         .ok_or_else(|| invalid("topic must be a string"))?;
     TopicName::new(s).map_err(|e| {
-        crate::error::error(
-            "INVALID_TOPIC",
+        error(
+            ErrorCode::InvalidTopic,
             &concat(&["invalid topic: ", topic_error(&e)]),
             Some(0x90),
         )
@@ -263,6 +406,118 @@ pub(crate) fn properties_to_js(props: &Properties) -> JsValue {
     out.into()
 }
 
+/// Bit 2 of a message's flags: retain (bits 0-1 hold the QoS).
+pub(crate) const RETAIN_FLAG: u8 = 0x04;
+/// Bit 3 of a message's flags: dup.
+pub(crate) const DUP_FLAG: u8 = 0x08;
+
+/// A message's flags, the third of its four values in a `messages` batch: QoS in bits
+/// 0-1, then [`RETAIN_FLAG`] and [`DUP_FLAG`] (index.js reads them back).
+pub(crate) fn message_flags(qos: QoS, retain: bool, dup: bool) -> u8 {
+    qos as u8 | if retain { RETAIN_FLAG } else { 0 } | if dup { DUP_FLAG } else { 0 }
+}
+
+/// The third argument of a message handler: `{ qos, retain, properties }`.
+pub(crate) fn handler_packet(publish: &Publish, properties: &JsValue) -> JsValue {
+    let packet = Object::new();
+    let _ = Reflect::set(&packet, &"qos".into(), &(publish.qos as u8).into());
+    let _ = Reflect::set(&packet, &"retain".into(), &publish.retain.into());
+    let _ = Reflect::set(&packet, &"properties".into(), properties);
+    packet.into()
+}
+
+/// What a publish's promise resolves with: `{ reasonCode }`.
+pub(crate) fn publish_result(reason_code: ReasonCode) -> JsValue {
+    let result = Object::new();
+    let _ = Reflect::set(&result, &"reasonCode".into(), &reason_code.0.into());
+    result.into()
+}
+
+/// What a subscribe's promise resolves with: `[{ topic, qos }]`, one per filter.
+pub(crate) fn grants(names: &[String], reason_codes: &[ReasonCode]) -> JsValue {
+    let granted = Array::new();
+    for (name, code) in names.iter().zip(reason_codes) {
+        let g = Object::new();
+        let _ = Reflect::set(&g, &"topic".into(), &JsValue::from_str(name));
+        let _ = Reflect::set(&g, &"qos".into(), &granted_qos(*code).into());
+        granted.push(&g);
+    }
+    granted.into()
+}
+
+/// A SUBACK code as MQTT.js reports it: the granted QoS, or 128 for a refused filter.
+pub(crate) fn granted_qos(code: ReasonCode) -> u8 {
+    if code.is_error() { 0x80 } else { code.0 }
+}
+
+/// What an unsubscribe's promise resolves with: the reason codes as numbers.
+pub(crate) fn reason_codes(reason_codes: &[ReasonCode]) -> JsValue {
+    let codes: Array = reason_codes.iter().map(|c| JsValue::from(c.0)).collect();
+    codes.into()
+}
+
+/// Received messages' topics and payloads as JavaScript values.
+#[derive(Default)]
+pub(crate) struct Received {
+    /// The WebSocket message being decoded, for handing payloads over as views of it.
+    current: Option<(ArrayBuffer, Bytes)>,
+    /// The last topic handed to JavaScript and its string: consecutive messages on one
+    /// topic (a chat room, a metric) reuse it instead of decoding UTF-8 again.
+    last_topic: Option<(ByteString, JsValue)>,
+}
+
+impl Received {
+    /// The bytes of a WebSocket message, for the engine; payloads inside them become views
+    /// of `buffer` until [`Received::done`].
+    pub(crate) fn message(&mut self, buffer: ArrayBuffer) -> Bytes {
+        let bytes = Bytes::from(Uint8Array::new(&buffer).to_vec());
+        self.current = Some((buffer, bytes.clone()));
+        bytes
+    }
+
+    /// Forgets the message: the engine is done with it.
+    pub(crate) fn done(&mut self) {
+        self.current = None;
+    }
+
+    /// The topic as a JavaScript string, reusing the last one when it repeats.
+    pub(crate) fn topic(&mut self, topic: &TopicName) -> JsValue {
+        if let Some((last, value)) = &self.last_topic
+            && last.as_bytes() == topic.as_bytes()
+        {
+            return value.clone();
+        }
+        let value = JsValue::from_str(topic);
+        self.last_topic = Some((topic.clone().into_inner(), value.clone()));
+        value
+    }
+
+    /// The payload as a `Uint8Array` view of the received message when it lies inside it
+    /// (no copy); otherwise a copy (a packet that spanned several messages).
+    pub(crate) fn payload(&self, payload: &Bytes) -> JsValue {
+        if let Some((buffer, base)) = &self.current
+            && let Some(offset) = offset_within(base, payload)
+        {
+            return Uint8Array::new_with_byte_offset_and_length(
+                buffer,
+                offset,
+                payload.len() as u32,
+            )
+            .into();
+        }
+        Uint8Array::from(&payload[..]).into()
+    }
+}
+
+/// Where `part` starts in `base` if it lies wholly inside it (the same memory, not equal
+/// bytes).
+fn offset_within(base: &[u8], part: &[u8]) -> Option<u32> {
+    let start = part.as_ptr() as usize;
+    let base_start = base.as_ptr() as usize;
+    (start >= base_start && start + part.len() <= base_start + base.len())
+        .then(|| (start - base_start) as u32)
+}
+
 /// Parses `connect` options with MQTT.js's names.
 pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
     let keys = keys(v, "options")?;
@@ -380,4 +635,42 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
         engine: o,
         password_fn,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_flags_hold_qos_retain_and_dup() {
+        assert_eq!(message_flags(QoS::AtMostOnce, false, false), 0);
+        assert_eq!(message_flags(QoS::AtLeastOnce, false, false), 1);
+        assert_eq!(message_flags(QoS::ExactlyOnce, false, false), 2);
+        assert_eq!(message_flags(QoS::AtMostOnce, true, false), RETAIN_FLAG);
+        assert_eq!(
+            message_flags(QoS::ExactlyOnce, true, true),
+            2 | RETAIN_FLAG | DUP_FLAG
+        );
+        assert_eq!(message_flags(QoS::AtLeastOnce, false, true), 1 | DUP_FLAG);
+    }
+
+    #[test]
+    fn granted_qos_is_the_code_or_128_for_a_refusal() {
+        assert_eq!(granted_qos(ReasonCode(0x00)), 0);
+        assert_eq!(granted_qos(ReasonCode(0x02)), 2);
+        assert_eq!(granted_qos(ReasonCode(0x80)), 0x80);
+        assert_eq!(granted_qos(ReasonCode(0x87)), 0x80);
+    }
+
+    #[test]
+    fn offset_within_finds_a_part_of_the_same_memory_only() {
+        let base = [0u8; 16];
+        assert_eq!(offset_within(&base, &base[3..9]), Some(3));
+        assert_eq!(offset_within(&base, &base[..]), Some(0));
+        assert_eq!(offset_within(&base, &base[16..]), Some(16));
+        let copy = [0u8; 4];
+        assert_eq!(offset_within(&base, &copy), None);
+        assert_eq!(offset_within(&base[4..8], &base[2..6]), None);
+        assert_eq!(offset_within(&base[4..8], &base[6..10]), None);
+    }
 }

@@ -10,11 +10,13 @@ use mqttwire::client::{ClientError, ProtocolViolation, PublishError};
 use mqttwire::{EncodeError, ReasonCode, TopicError};
 use wasm_bindgen::JsValue;
 
+use crate::contract::ErrorCode;
+
 /// An `Error` with `message`, `code` and, if given, `reasonCode`.
-pub(crate) fn error(code: &str, message: &str, reason_code: Option<u8>) -> JsValue {
+pub(crate) fn error(code: ErrorCode, message: &str, reason_code: Option<u8>) -> JsValue {
     let error = Error::new(message);
     error.set_name("MqttError");
-    let _ = Reflect::set(&error, &"code".into(), &code.into());
+    let _ = Reflect::set(&error, &"code".into(), &code.as_str().into());
     if let Some(reason) = reason_code {
         let _ = Reflect::set(&error, &"reasonCode".into(), &JsValue::from(reason));
     }
@@ -23,7 +25,7 @@ pub(crate) fn error(code: &str, message: &str, reason_code: Option<u8>) -> JsVal
 
 /// An invalid option or argument: code `INVALID_OPTION`.
 pub(crate) fn invalid(message: &str) -> JsValue {
-    error("INVALID_OPTION", message, None)
+    error(ErrorCode::InvalidOption, message, None)
 }
 
 /// Joins message parts.
@@ -149,7 +151,7 @@ fn too_large(size: usize, max: u32) -> String {
 pub(crate) fn client_error(e: &ClientError) -> JsValue {
     let (code, message, reason) = match e {
         ClientError::QueueFull(max) => (
-            "QUEUE_FULL",
+            ErrorCode::QueueFull,
             concat(&[
                 "queue full: maxQueuedBytes is ",
                 &decimal(*max as u64),
@@ -158,7 +160,7 @@ pub(crate) fn client_error(e: &ClientError) -> JsValue {
             None,
         ),
         ClientError::QoSNotSupported { requested, max } => (
-            "QOS_NOT_SUPPORTED",
+            ErrorCode::QosNotSupported,
             concat(&[
                 "QoS ",
                 &decimal(*requested),
@@ -168,28 +170,32 @@ pub(crate) fn client_error(e: &ClientError) -> JsValue {
             Some(0x9B),
         ),
         ClientError::RetainNotSupported => (
-            "RETAIN_NOT_SUPPORTED",
+            ErrorCode::RetainNotSupported,
             "the server does not support retained messages".into(),
             Some(0x9A),
         ),
-        ClientError::PacketTooLarge { size, max } => {
-            ("PACKET_TOO_LARGE", too_large(*size, *max), Some(0x95))
-        }
+        ClientError::PacketTooLarge { size, max } => (
+            ErrorCode::PacketTooLarge,
+            too_large(*size, *max),
+            Some(0x95),
+        ),
         ClientError::Invalid(e) => (
-            "INVALID_PACKET",
+            ErrorCode::InvalidPacket,
             concat(&["invalid packet: ", &encode_error(e)]),
             None,
         ),
-        ClientError::AlreadyStarted => {
-            ("CLIENT_ERROR", "the client is already started".into(), None)
-        }
+        ClientError::AlreadyStarted => (
+            ErrorCode::ClientError,
+            "the client is already started".into(),
+            None,
+        ),
         ClientError::AuthUnavailable => (
-            "CLIENT_ERROR",
+            ErrorCode::ClientError,
             "AUTH needs an MQTT 5.0 connection".into(),
             None,
         ),
         _ => (
-            "CLIENT_ERROR",
+            ErrorCode::ClientError,
             "the client cannot take this command".into(),
             None,
         ),
@@ -201,25 +207,27 @@ pub(crate) fn client_error(e: &ClientError) -> JsValue {
 pub(crate) fn publish_error(e: &PublishError) -> JsValue {
     let (code, message, reason) = match e {
         PublishError::Refused(r) => (
-            "PUBLISH_REFUSED",
+            ErrorCode::PublishRefused,
             concat(&["the server refused the message: ", &reason_text(*r)]),
             Some(r.0),
         ),
         PublishError::DroppedOffline => (
-            "DROPPED_OFFLINE",
+            ErrorCode::DroppedOffline,
             "dropped: QoS 0 message while offline".into(),
             None,
         ),
         PublishError::SessionLost => (
-            "SESSION_LOST",
+            ErrorCode::SessionLost,
             "the session holding the message ended".into(),
             None,
         ),
-        PublishError::PacketTooLarge { size, max } => {
-            ("PACKET_TOO_LARGE", too_large(*size, *max), Some(0x95))
-        }
+        PublishError::PacketTooLarge { size, max } => (
+            ErrorCode::PacketTooLarge,
+            too_large(*size, *max),
+            Some(0x95),
+        ),
         _ => (
-            "CLIENT_ENDED",
+            ErrorCode::ClientEnded,
             "the client was stopped before the message was sent".into(),
             None,
         ),
@@ -273,5 +281,5 @@ pub(crate) fn protocol_error(violation: &ProtocolViolation, reason_code: ReasonC
         }
         _ => "the server broke the protocol".into(),
     };
-    error("PROTOCOL_ERROR", &message, Some(reason_code.0))
+    error(ErrorCode::ProtocolError, &message, Some(reason_code.0))
 }

@@ -3,10 +3,19 @@
 //! The protocol crate's engine compiled to wasm32, driving a WebSocket (subprotocol
 //! `mqtt`, ArrayBuffer messages) with browser timers. JavaScript sees [`client::Core`]
 //! through the `mqttwire` npm package's MQTT.js-style wrapper (`js/index.js`).
+//!
+//! The modules by job: `client` is the API JavaScript calls, `drive` steps the engine and
+//! carries out its outputs, `pending` holds the promises waiting for it, `convert` turns
+//! JavaScript values into engine types and back, `contract` names the events and error
+//! codes JavaScript sees, `error` builds the errors and `platform` wraps the browser's
+//! clock, timers and WebSocket.
 
 mod client;
+mod contract;
 mod convert;
+mod drive;
 mod error;
+mod pending;
 mod platform;
 
 pub use client::Core;

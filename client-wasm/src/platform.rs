@@ -45,9 +45,15 @@ extern "C" {
     fn create_object_url(blob: &Blob) -> Result<String, JsValue>;
 }
 
-/// Milliseconds on a monotonic clock.
+/// The engine's time now: milliseconds on the page's monotonic clock. The engine's times
+/// are read and made only here and in [`millis_until`].
 pub(crate) fn now() -> u64 {
     performance_now() as u64
+}
+
+/// Milliseconds from now until the engine's time `at`; 0 once it has passed.
+pub(crate) fn millis_until(at: u64) -> u64 {
+    at.saturating_sub(now())
 }
 
 /// A pending timer, cleared when dropped: a window `setTimeout`, and a listener of the
