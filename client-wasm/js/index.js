@@ -124,9 +124,15 @@ export class MqttClient {
    * removes it.
    */
   handle(filter, handler) {
-    const add = () => this._core.addHandler(filter, handler);
+    if (typeof handler !== 'function') throw mqttError('INVALID_OPTION', 'handle: the handler must be a function');
+    // An exception in a handler reaches the page as an uncaught error, as one in an on()
+    // listener does, and the handlers after it still run.
+    const call = (topic, payload, packet) => {
+      try { handler(topic, payload, packet); } catch (error) { queueMicrotask(() => { throw error; }); }
+    };
+    const add = () => this._core.addHandler(filter, call);
     if (this._core) add(); else this._started.then(add);
-    return () => this._core?.removeHandler(filter, handler);
+    return () => this._core?.removeHandler(filter, call);
   }
 
   /** Disconnects, stops reconnecting and releases the socket, timers and memory. */

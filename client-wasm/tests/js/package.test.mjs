@@ -25,18 +25,21 @@ const page = `<!doctype html>
     await client.publishAsync(topic + '/a', 'hello from the package', { qos: 1 });
     const message = await got;
     let handled = null;
+    client.handle(topic + '/+', () => { throw new Error('handler boom'); });
     client.handle(topic + '/+', (t) => { handled = t; });
     await client.publishAsync(topic + '/b', new Uint8Array([1, 2, 3]), { qos: 0 });
     await new Promise((r) => setTimeout(r, 200));
     const connected = client.connected;
     await client.endAsync();
+    let badHandler = null;
+    try { client.handle(topic + '/+', 'not a function'); } catch (e) { badHandler = e.code; }
     let badOption = null;
     try { await connectAsync(url, { keepAlive: 1 }); } catch (e) { badOption = { code: e.code, message: e.message }; }
     const callbacks = await new Promise((resolve) => {
       const c = connect(url);
       c.on('connect', () => c.publish(topic + '/c', 'cb', { qos: 1 }, (err) => c.end(() => resolve(err === null))));
     });
-    return { granted, message, handled, connected, badOption, callbacks, ended: !client.connected };
+    return { granted, message, handled, badHandler, connected, badOption, callbacks, ended: !client.connected };
   };
   window.ready = true;
 </script>`;
@@ -64,11 +67,13 @@ try {
   check('subscribeAsync resolves with the granted QoS', r.granted?.[0]?.qos === 1, r.granted);
   check('a published message comes back to the message event', r.message?.text === 'hello from the package' && r.message.qos === 1, r.message);
   check('payloads are Uint8Array', r.message?.isView === true, r.message);
-  check('per-subscription handlers get matching topics', typeof r.handled === 'string' && r.handled.endsWith('/b'), r.handled);
+  check('per-subscription handlers get matching topics, also after one that threw', typeof r.handled === 'string' && r.handled.endsWith('/b'), r.handled);
+  check("a handler's exception reaches the page as an uncaught error", errors.some((e) => e.includes('handler boom')), errors);
+  check('a handler that is not a function is refused', r.badHandler === 'INVALID_OPTION', r.badHandler);
   check('connected while connected, not after endAsync', r.connected === true && r.ended === true, r);
   check('an unknown option is an error naming it', r.badOption?.code === 'INVALID_OPTION' && /keepAlive/.test(r.badOption.message), r.badOption);
   check('callback forms work', r.callbacks === true, r.callbacks);
-  check('no uncaught page errors', errors.length === 0, errors);
+  check('no other uncaught page errors', errors.filter((e) => !e.includes('handler boom')).length === 0, errors);
 } catch (error) {
   check('the package test ran', false, String(error));
 } finally {
