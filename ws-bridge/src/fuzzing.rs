@@ -58,8 +58,9 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocket, WebSocketConfig}
 use tokio_util::sync::CancellationToken;
 
 use crate::acl::{Access, Acl, AclRule};
+use crate::broker_url::BrokerUrl;
 use crate::budget::BufferBudget;
-use crate::config::{BrokerUrl, Config};
+use crate::config::Config;
 use crate::deadline::WriteDeadline;
 use crate::metrics::Metrics;
 use crate::ops::Readiness;
