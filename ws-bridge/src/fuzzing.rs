@@ -246,21 +246,6 @@ pub fn run(input: &Input) -> Outcome {
     runtime.block_on(session(input))
 }
 
-/// The relay's WebSocket settings as `server.rs` sets them in `upgrade`; kept in step with
-/// it by hand.
-fn relay_ws_config(config: &Config) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_write_buffer_size(
-            (config.max_packet_size as usize)
-                .saturating_add(config.coalesce_limit)
-                .saturating_add(64 * 1024),
-        )
-        .max_message_size(Some(config.max_packet_size as usize))
-        .max_frame_size(Some(config.max_packet_size as usize))
-}
-
 fn config(knobs: &Knobs, port: u16) -> Config {
     let acl = if knobs.acl {
         let rule = |topic: &str, access| AclRule {
@@ -329,7 +314,7 @@ async fn session(input: &Input) -> Outcome {
     // As `server.rs` wraps the accepted socket: a browser that stops reading fails the
     // relay's writes after the write timeout.
     let relay_io = WriteDeadline::new(relay_io, shared.config.write_timeout);
-    let ws_config = relay_ws_config(&shared.config);
+    let ws_config = crate::server::ws_config(&shared.config);
     let ws = WebSocketStream::from_raw_socket(relay_io, Role::Server, Some(ws_config)).await;
 
     let started = Instant::now();
@@ -514,7 +499,7 @@ fn client_binary(config: &Config, wire: &[u8]) -> Vec<u8> {
     let mut ws = WebSocket::from_raw_socket(
         Replay { input: wire },
         Role::Server,
-        Some(relay_ws_config(config)),
+        Some(crate::server::ws_config(config)),
     );
     let mut binary = Vec::new();
     loop {
