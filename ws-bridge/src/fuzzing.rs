@@ -4,7 +4,8 @@
 //!
 //! The browser side writes WebSocket frames it builds itself (any opcode, fragmentation,
 //! masking, reserved bit) or raw bytes into an in-memory pipe whose other end the relay
-//! reads as a server-role WebSocket, as `server.rs` sets it up (write deadline included).
+//! reads as a server-role WebSocket, as `server/upgrade.rs` sets it up (write deadline
+//! included).
 //! The broker is a listener on 127.0.0.1:0 (the relay's upstream connections are TCP only,
 //! see `upstream.rs`): it answers a CONNECT with CONNACK, sends any scripted bytes, then
 //! discards, echoes, stalls or closes. [`run`] panics when the relay breaks one of these rules:
@@ -311,7 +312,7 @@ async fn session(input: &Input) -> Outcome {
     });
     let pipe = if knobs.small_pipe { 64 } else { 64 * 1024 };
     let (relay_io, browser_io) = tokio::io::duplex(pipe);
-    // As `server.rs` wraps the accepted socket: a browser that stops reading fails the
+    // As `server/accept.rs` wraps the accepted socket: a browser that stops reading fails the
     // relay's writes after the write timeout.
     let relay_io = WriteDeadline::new(relay_io, shared.config.write_timeout);
     let ws_config = crate::server::ws_config(&shared.config);
