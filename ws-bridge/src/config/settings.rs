@@ -6,7 +6,7 @@
 //! the merged settings.
 //!
 //! A new setting is a field here, with its doc (the `--help` text) and its `#[arg]`, and
-//! its checked form in `Config`: [`settings!`] writes the merge from the field list.
+//! its checked form in `Config`: `settings!` writes the merge from the field list.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -234,8 +234,8 @@ settings! {
     }
 }
 
-/// The settings of the command line and the environment: [`Settings`] under the name the
-/// binary parses it by (`Cli::parse()`).
+/// [`Settings`] under its earlier name, as callers that parse the command line with
+/// `Cli::parse_from(...)` know it.
 pub type Cli = Settings;
 
 impl Settings {

@@ -34,18 +34,6 @@ use crate::relay::Shared;
 use crate::tls;
 use crate::upstream::Upstreams;
 
-/// One of the `max_connections` slots and, once the client is known, its count toward the
-/// per-client limit; held while any clone lives: by the HTTP connection and, after an
-/// upgrade, by its relay, which outlives it.
-type Slot = Arc<Held>;
-
-/// What a connection holds against the limits.
-#[derive(Debug)]
-struct Held {
-    _permit: OwnedSemaphorePermit,
-    client: Option<ClientGuard>,
-}
-
 /// Why the bridge could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -209,4 +197,16 @@ impl std::fmt::Debug for Server {
             .field("config", &self.shared.config)
             .finish_non_exhaustive()
     }
+}
+
+/// One of the `max_connections` slots and, once the client is known, its count toward the
+/// per-client limit; held while any clone lives: by the HTTP connection and, after an
+/// upgrade, by its relay, which outlives it.
+type Slot = Arc<Held>;
+
+/// What a connection holds against the limits.
+#[derive(Debug)]
+struct Held {
+    _permit: OwnedSemaphorePermit,
+    client: Option<ClientGuard>,
 }
