@@ -5,7 +5,7 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
-use crate::config::BrokerUrl;
+use crate::broker_url::BrokerUrl;
 
 /// Why the development broker did not start.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,8 @@
 //!
 //! The browser side writes WebSocket frames it builds itself (any opcode, fragmentation,
 //! masking, reserved bit) or raw bytes into an in-memory pipe whose other end the relay
-//! reads as a server-role WebSocket, as `server.rs` sets it up (write deadline included).
+//! reads as a server-role WebSocket, as `server/upgrade.rs` sets it up (write deadline
+//! included).
 //! The broker is a listener on 127.0.0.1:0 (the relay's upstream connections are TCP only,
 //! see `upstream.rs`): it answers a CONNECT with CONNACK, sends any scripted bytes, then
 //! discards, echoes, stalls or closes. [`run`] panics when the relay breaks one of these rules:
@@ -58,8 +59,9 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocket, WebSocketConfig}
 use tokio_util::sync::CancellationToken;
 
 use crate::acl::{Access, Acl, AclRule};
+use crate::broker_url::BrokerUrl;
 use crate::budget::BufferBudget;
-use crate::config::{BrokerUrl, Config};
+use crate::config::Config;
 use crate::deadline::WriteDeadline;
 use crate::metrics::Metrics;
 use crate::ops::Readiness;
@@ -245,21 +247,6 @@ pub fn run(input: &Input) -> Outcome {
     runtime.block_on(session(input))
 }
 
-/// The relay's WebSocket settings as `server.rs` sets them in `upgrade`; kept in step with
-/// it by hand.
-fn relay_ws_config(config: &Config) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_write_buffer_size(
-            (config.max_packet_size as usize)
-                .saturating_add(config.coalesce_limit)
-                .saturating_add(64 * 1024),
-        )
-        .max_message_size(Some(config.max_packet_size as usize))
-        .max_frame_size(Some(config.max_packet_size as usize))
-}
-
 fn config(knobs: &Knobs, port: u16) -> Config {
     let acl = if knobs.acl {
         let rule = |topic: &str, access| AclRule {
@@ -325,10 +312,10 @@ async fn session(input: &Input) -> Outcome {
     });
     let pipe = if knobs.small_pipe { 64 } else { 64 * 1024 };
     let (relay_io, browser_io) = tokio::io::duplex(pipe);
-    // As `server.rs` wraps the accepted socket: a browser that stops reading fails the
+    // As `server/accept.rs` wraps the accepted socket: a browser that stops reading fails the
     // relay's writes after the write timeout.
     let relay_io = WriteDeadline::new(relay_io, shared.config.write_timeout);
-    let ws_config = relay_ws_config(&shared.config);
+    let ws_config = crate::server::ws_config(&shared.config);
     let ws = WebSocketStream::from_raw_socket(relay_io, Role::Server, Some(ws_config)).await;
 
     let started = Instant::now();
@@ -513,7 +500,7 @@ fn client_binary(config: &Config, wire: &[u8]) -> Vec<u8> {
     let mut ws = WebSocket::from_raw_socket(
         Replay { input: wire },
         Role::Server,
-        Some(relay_ws_config(config)),
+        Some(crate::server::ws_config(config)),
     );
     let mut binary = Vec::new();
     loop {

@@ -21,6 +21,7 @@
 
 pub mod acl;
 pub mod auth;
+mod broker_url;
 mod budget;
 mod config;
 mod deadline;
@@ -40,6 +41,7 @@ mod server;
 mod tls;
 mod upstream;
 
-pub use config::{Balance, BrokerUrl, Cli, Config, ConfigError, LogFormat};
+pub use broker_url::BrokerUrl;
+pub use config::{Balance, Cli, Config, ConfigError, LogFormat, Settings};
 pub use server::{Handle, RunError, Server, prepare, run};
 pub use upstream::UpstreamError;

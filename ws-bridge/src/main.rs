@@ -3,11 +3,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use mqttwire_bridge::{Cli, Config, LogFormat};
+use mqttwire_bridge::{Config, LogFormat, Settings};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
-    let config = match Config::from_cli(Cli::parse()) {
+    let config = match Config::from_cli(Settings::parse()) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("mqttwire-bridge: {error}");

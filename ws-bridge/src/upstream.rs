@@ -18,7 +18,8 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_util::either::Either;
 
-use crate::config::{Balance, BrokerUrl, Config};
+use crate::broker_url::BrokerUrl;
+use crate::config::{Balance, Config};
 use crate::metrics::Metrics;
 
 /// A connection to a broker, plain or TLS.

@@ -7,6 +7,10 @@
 //! closes this one connection, with DISCONNECT and the 5.0 reason code where the version
 //! allows, and a close code and reason that name the broken rule.
 
+mod coalesce;
+mod end;
+mod framing;
+
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,15 +20,13 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use mqttwire::{
-    ConnAck, Connect, DecodeError, Decoder, Disconnect, Frame, Packet, PacketType, Property,
-    ProtocolVersion, ReasonCode,
+    ConnAck, Connect, DecodeError, Decoder, Packet, PacketType, Property, ProtocolVersion,
+    ReasonCode,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::error::ProtocolError;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 
@@ -38,14 +40,13 @@ use crate::ops::Readiness;
 use crate::rate::{ConnectRate, LogLimiter, SendRate};
 use crate::upstream::Upstreams;
 
+use self::coalesce::Coalescer;
+use self::end::{End, close, finish};
+use self::framing::{Downstream, Framing};
+
 /// Most bytes gathered for one write to the broker; further ready messages wait for the
 /// next write.
 const UP_BATCH: usize = 64 * 1024;
-/// A message from the client at least this large is decoded as soon as it is taken (in
-/// place, with no copy, when it holds whole packets); smaller ones, like the pieces of a
-/// packet that MQTT.js in node sends as separate messages, are gathered first and decoded
-/// together.
-const DECODE_AT_ONCE: usize = 512;
 /// Bytes asked for by a read from the broker, doubled while reads fill the buffer (a
 /// backlog: fewer, larger reads and WebSocket messages) up to [`DOWN_READ_MAX`].
 const DOWN_READ_MIN: usize = 4 * 1024;
@@ -75,38 +76,6 @@ pub(crate) struct Shared {
     pub(crate) budget: BufferBudget,
 }
 
-/// How a relayed connection ended.
-#[derive(Debug)]
-enum End {
-    /// The browser closed the WebSocket (or it broke).
-    ClientClosed,
-    /// The broker closed its connection.
-    BrokerClosed,
-    /// The browser broke MQTT; the version is known once CONNECT was read.
-    ClientViolation(DecodeError, Option<ProtocolVersion>),
-    /// The first packet was not CONNECT, or a second CONNECT came; the version is known
-    /// in the second case.
-    NotConnect(PacketType, Option<ProtocolVersion>),
-    /// No CONNECT within the connect timeout.
-    ConnectTimeout,
-    /// Holding more for this client would take the bridge past --max-buffered-bytes.
-    OverBudget(Option<ProtocolVersion>),
-    /// Edge authentication or the ACL refused the CONNECT (why, for the log).
-    NotAuthorized(String, ProtocolVersion),
-    /// The broker broke MQTT.
-    BrokerViolation(DecodeError),
-    /// A text message.
-    Text,
-    /// A WebSocket protocol error, e.g. a message over the size limit.
-    WebSocket(tokio_tungstenite::tungstenite::Error),
-    /// The broker connection failed.
-    BrokerError(std::io::Error),
-    /// Nothing crossed the connection for the idle timeout.
-    Idle,
-    /// The bridge is shutting down and the drain time is over.
-    Shutdown,
-}
-
 type WsSink<S> = SplitSink<WebSocketStream<S>, Message>;
 type WsStream<S> = SplitStream<WebSocketStream<S>>;
 
@@ -132,22 +101,15 @@ pub(crate) async fn relay<S>(
     let mut up_decoder = Decoder::new(ProtocolVersion::V5)
         .with_max_packet_size(config.max_connect_size.min(config.max_packet_size));
     let mut charge = shared.budget.charge();
-    let first = if config.transparent {
-        match tokio::time::timeout(config.connect_timeout, next_binary(&mut rx)).await {
-            Ok(Ok(bytes)) => Ok((None, bytes)),
-            Ok(Err(end)) => Err(end),
-            Err(_) => Err(End::ConnectTimeout),
-        }
-    } else {
-        match tokio::time::timeout(
-            config.connect_timeout,
-            first_connect(&mut rx, &mut up_decoder, &mut charge),
-        )
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(End::ConnectTimeout),
-        }
+    let framing = Framing::of(config);
+    let first = match tokio::time::timeout(
+        config.connect_timeout,
+        framing.first(&mut rx, &mut up_decoder, &mut charge),
+    )
+    .await
+    {
+        Ok(result) => result,
+        Err(_) => Err(End::ConnectTimeout),
     };
     let (connect, mut first) = match first {
         Ok(first) => first,
@@ -179,7 +141,7 @@ pub(crate) async fn relay<S>(
         Err(error) => {
             shared.metrics.refused(Refusal::Upstream);
             tracing::warn!(%client, %error, "closing: no broker available");
-            if !config.transparent {
+            if connect.is_some() {
                 // A clean refusal the client understands: CONNACK "server unavailable".
                 let ack = ConnAck {
                     reason_code: ReasonCode::SERVER_UNAVAILABLE,
@@ -203,7 +165,7 @@ pub(crate) async fn relay<S>(
     let upstream = WriteDeadline::new(upstream, config.write_timeout);
     let (up_read, mut up_write) = tokio::io::split(upstream);
     shared.metrics.bytes(Direction::Upstream, first.len());
-    if !config.transparent {
+    if connect.is_some() {
         shared
             .metrics
             .packet(Direction::Upstream, PacketType::Connect);
@@ -212,7 +174,8 @@ pub(crate) async fn relay<S>(
         return finish(&shared, &mut tx, End::BrokerError(error), &client).await;
     }
 
-    let down_decoder = Decoder::new(version).with_max_packet_size(config.max_packet_size);
+    let downstream =
+        framing.downstream(Decoder::new(version).with_max_packet_size(config.max_packet_size));
     let (reply_tx, reply_rx) = mpsc::channel(REPLIES);
     let subacks = enforcer.as_ref().map(Enforcer::subacks);
     let edge = enforcer.map(|enforcer| Edge {
@@ -225,53 +188,12 @@ pub(crate) async fn relay<S>(
     };
     let end = tokio::select! {
         end = client_to_broker(&mut rx, &mut up_write, up_decoder, edge, &mut charge, &shared, &activity) => end,
-        end = broker_to_client(up_read, &mut tx, down_decoder, down, &shared, &activity) => end,
+        end = broker_to_client(up_read, &mut tx, downstream, down, &shared, &activity) => end,
         end = activity.idle(config.idle_timeout) => end,
         () = drained(&shared.shutdown, config.drain_timeout) => End::Shutdown,
     };
     let _ = up_write.shutdown().await;
     finish(&shared, &mut tx, end, &client).await;
-}
-
-/// Waits for the first whole packet, which must be CONNECT [MQTT-3.1.0-1]; returns it and
-/// its bytes.
-async fn first_connect<S>(
-    rx: &mut WsStream<S>,
-    decoder: &mut Decoder,
-    charge: &mut Charge,
-) -> Result<(Option<Connect>, Bytes), End>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    loop {
-        let bytes = next_binary(rx).await?;
-        // [MQTT-3.1.0-1] refused on its first byte: a client that declares some other
-        // large packet is not waited for.
-        if decoder.buffered() == 0
-            && let Some(&first) = bytes.first()
-            && first >> 4 != PacketType::Connect as u8
-        {
-            return Err(match PacketType::from_nibble(first >> 4) {
-                Some(packet_type) => End::NotConnect(packet_type, None),
-                None => End::ClientViolation(DecodeError::ReservedPacketType(first >> 4), None),
-            });
-        }
-        decoder.extend_bytes(bytes);
-        match decoder.decode_frame() {
-            // Whatever came after CONNECT stays in the decoder for `client_to_broker`.
-            Ok(Some(Frame {
-                packet: Packet::Connect(connect),
-                bytes,
-            })) => return Ok((Some(connect), bytes)),
-            Ok(Some(frame)) => return Err(End::NotConnect(frame.packet.packet_type(), None)),
-            Ok(None) => {
-                charge
-                    .set(decoder.buffered())
-                    .map_err(|_| End::OverBudget(None))?;
-            }
-            Err(error) => return Err(End::ClientViolation(error, None)),
-        }
-    }
 }
 
 /// A 5.0 CONNECT asking for packets larger than the bridge relays (or not saying) is
@@ -384,11 +306,12 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut counters = shared.metrics.direction(Direction::Upstream);
-    let transparent = shared.config.transparent;
+    let framing = Framing::of(&shared.config);
     // The CONNECT's version; decoding another CONNECT would change the decoder's.
     let version = decoder.version();
     // The CONNECT was already decoded; what follows it in the decoder came with it.
-    let mut pending = !transparent && decoder.buffered() > 0;
+    // (Transparent framing leaves the decoder empty, here and below.)
+    let mut pending = decoder.buffered() > 0;
     // Whole packets (transparent: bytes) waiting to go to the broker in one write.
     let mut out = BytesMut::new();
     // The bridge's own answers to denied packets, sent once `out` is written.
@@ -417,25 +340,19 @@ where
             let mut gathered = 0;
             loop {
                 gathered += bytes.len();
-                if transparent {
-                    out.extend_from_slice(&bytes);
-                } else {
-                    let large = bytes.len() >= DECODE_AT_ONCE;
-                    decoder.extend_bytes(bytes);
-                    if large
-                        && let Err(end) = take_packets(
-                            &mut decoder,
-                            &mut out,
-                            &mut counters,
-                            version,
-                            enforcer.as_deref_mut(),
-                            &mut replies,
-                            &mut packets,
-                        )
-                    {
-                        broken = Some(end);
-                        break;
-                    }
+                if framing.take(bytes, &mut decoder, &mut out)
+                    && let Err(end) = take_packets(
+                        &mut decoder,
+                        &mut out,
+                        &mut counters,
+                        version,
+                        enforcer.as_deref_mut(),
+                        &mut replies,
+                        &mut packets,
+                    )
+                {
+                    broken = Some(end);
+                    break;
                 }
                 if gathered >= UP_BATCH {
                     break;
@@ -455,9 +372,6 @@ where
         }
         pending = false;
         if let Some(end) = broken.or_else(|| {
-            if transparent {
-                return None;
-            }
             take_packets(
                 &mut decoder,
                 &mut out,
@@ -575,7 +489,7 @@ where
 async fn broker_to_client<R, S>(
     mut up: R,
     tx: &mut WsSink<S>,
-    mut decoder: Decoder,
+    mut downstream: Downstream,
     mut down: Down,
     shared: &Shared,
     activity: &Activity,
@@ -586,14 +500,9 @@ where
 {
     let config = &shared.config;
     let mut counters = shared.metrics.direction(Direction::Downstream);
-    let mut read_buf = BytesMut::new();
     let mut read_size = DOWN_READ_MIN;
     loop {
-        let buf = if config.transparent {
-            &mut read_buf
-        } else {
-            decoder.buffer_mut()
-        };
+        let buf = downstream.buffer();
         if buf.capacity() - buf.len() < 1024 {
             buf.reserve(read_size);
         }
@@ -623,74 +532,20 @@ where
         };
         activity.touch();
         counters.bytes(n);
-        if config.transparent {
-            let bytes = read_buf.split().freeze();
-            if let Err(error) = tx.send(Message::Binary(bytes)).await {
-                return End::WebSocket(error);
+        let sent = match &mut downstream {
+            Downstream::Bytes(buf) => tx
+                .send(Message::Binary(buf.split().freeze()))
+                .await
+                .map_err(End::WebSocket),
+            Downstream::Packets(decoder) => {
+                send_packets(decoder, tx, &mut counters, down.subacks.as_ref(), config).await
             }
-            if read_size == DOWN_READ_MIN && read_buf.capacity() > KEEP_BUFFER {
-                read_buf = BytesMut::new();
-            }
-            continue;
-        }
-        // Whole packets only; coalesce those ready into messages up to the limit.
-        let mut batch: Option<Bytes> = None;
-        let mut out = BytesMut::new();
-        loop {
-            let frame = match decoder.decode_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break,
-                Err(error) => return End::BrokerViolation(error),
-            };
-            let packet_type = frame.packet.packet_type();
-            // What only a client sends never comes from a broker (and a CONNECT would switch
-            // the decoder's version).
-            if matches!(
-                packet_type,
-                PacketType::Connect
-                    | PacketType::Subscribe
-                    | PacketType::Unsubscribe
-                    | PacketType::PingReq
-            ) {
-                return End::BrokerViolation(DecodeError::NotFromServer(packet_type));
-            }
-            counters.packet(packet_type);
-            let frame_bytes = match (&down.subacks, &frame.packet) {
-                (Some(subacks), Packet::SubAck(suback)) => {
-                    subacks.downstream(suback).unwrap_or(frame.bytes)
-                }
-                _ => frame.bytes,
-            };
-            let pending = batch.as_ref().map_or(0, Bytes::len) + out.len();
-            let full = config.one_packet_per_message
-                || pending + frame_bytes.len() > config.coalesce_limit;
-            if full
-                && let Some(message) = take_batch(&mut batch, &mut out)
-                && let Err(error) = tx.feed(Message::Binary(message)).await
-            {
-                return End::WebSocket(error);
-            }
-            match batch.take() {
-                // The first packet of a batch goes by reference: no copy for one packet.
-                None if out.is_empty() => batch = Some(frame_bytes),
-                None => out.extend_from_slice(&frame_bytes),
-                Some(first) => {
-                    out.reserve(first.len() + frame_bytes.len());
-                    out.extend_from_slice(&first);
-                    out.extend_from_slice(&frame_bytes);
-                }
-            }
-        }
-        if let Some(message) = take_batch(&mut batch, &mut out)
-            && let Err(error) = tx.feed(Message::Binary(message)).await
-        {
-            return End::WebSocket(error);
-        }
-        if let Err(error) = tx.flush().await {
-            return End::WebSocket(error);
+        };
+        if let Err(end) = sent {
+            return end;
         }
         if read_size == DOWN_READ_MIN {
-            let buf = decoder.buffer_mut();
+            let buf = downstream.buffer();
             if buf.is_empty() && buf.capacity() > KEEP_BUFFER {
                 *buf = BytesMut::new();
             }
@@ -698,195 +553,64 @@ where
     }
 }
 
-fn take_batch(batch: &mut Option<Bytes>, out: &mut BytesMut) -> Option<Bytes> {
-    match batch.take() {
-        Some(bytes) => Some(bytes),
-        None if !out.is_empty() => Some(out.split().freeze()),
-        None => None,
+/// Sends the whole packets in `decoder` to the browser, coalesced into messages up to the
+/// limit, and flushes.
+async fn send_packets<S>(
+    decoder: &mut Decoder,
+    tx: &mut WsSink<S>,
+    counters: &mut DirectionCounters,
+    subacks: Option<&SubAcks>,
+    config: &Config,
+) -> Result<(), End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut batch = Coalescer::new(config.coalesce_limit, config.one_packet_per_message);
+    loop {
+        let frame = match decoder.decode_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(error) => return Err(End::BrokerViolation(error)),
+        };
+        let packet_type = frame.packet.packet_type();
+        // What only a client sends never comes from a broker (and a CONNECT would switch
+        // the decoder's version).
+        if matches!(
+            packet_type,
+            PacketType::Connect
+                | PacketType::Subscribe
+                | PacketType::Unsubscribe
+                | PacketType::PingReq
+        ) {
+            return Err(End::BrokerViolation(DecodeError::NotFromServer(
+                packet_type,
+            )));
+        }
+        counters.packet(packet_type);
+        let frame_bytes = match (subacks, &frame.packet) {
+            (Some(subacks), Packet::SubAck(suback)) => {
+                subacks.downstream(suback).unwrap_or(frame.bytes)
+            }
+            _ => frame.bytes,
+        };
+        if let Some(message) = batch.push(frame_bytes) {
+            tx.feed(Message::Binary(message))
+                .await
+                .map_err(End::WebSocket)?;
+        }
     }
+    if let Some(message) = batch.take() {
+        tx.feed(Message::Binary(message))
+            .await
+            .map_err(End::WebSocket)?;
+    }
+    tx.flush().await.map_err(End::WebSocket)
 }
 
 /// Resolves once shutdown was asked for and the drain time has passed.
 async fn drained(shutdown: &CancellationToken, drain: Duration) {
     shutdown.cancelled().await;
     tokio::time::sleep(drain).await;
-}
-
-/// Closes the WebSocket as `end` requires, logging why.
-async fn finish<S>(shared: &Shared, tx: &mut WsSink<S>, end: End, client: &str)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let metrics = &shared.metrics;
-    match end {
-        End::ClientClosed => {
-            tracing::debug!(%client, "client closed");
-            // A client that closed and stops reading gets a second, like every close.
-            let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
-        }
-        End::BrokerClosed => {
-            tracing::debug!(%client, "broker closed the connection");
-            close(tx, CloseCode::Normal, "the broker closed the connection").await;
-        }
-        End::ClientViolation(error, version) => {
-            metrics.refused(Refusal::Malformed);
-            if let Some(left_out) = shared.log.allow("malformed") {
-                tracing::warn!(%client, %error, left_out, "closing: malformed MQTT from client");
-            }
-            disconnect(tx, version, error.reason_code()).await;
-            close(tx, CloseCode::Protocol, &error.to_string()).await;
-        }
-        End::NotConnect(packet_type, version) => {
-            metrics.refused(Refusal::Malformed);
-            if let Some(left_out) = shared.log.allow("not connect") {
-                tracing::warn!(%client, %packet_type, left_out, "closing: [MQTT-3.1.0-1] first packet must be the only CONNECT");
-            }
-            // [MQTT-3.1.0-2] a second CONNECT is a Protocol Error
-            disconnect(tx, version, ReasonCode::PROTOCOL_ERROR).await;
-            close(
-                tx,
-                CloseCode::Protocol,
-                "[MQTT-3.1.0-1] the first packet must be CONNECT, and only the first",
-            )
-            .await;
-        }
-        End::NotAuthorized(why, version) => {
-            metrics.refused(Refusal::NotAuthorized);
-            if let Some(left_out) = shared.log.allow("not authorized") {
-                tracing::warn!(%client, %why, left_out, "refusing: not authorized");
-            }
-            // CONNACK 0x87 on 5.0, return code 5 on 3.1.1.
-            let ack = ConnAck {
-                reason_code: ReasonCode::NOT_AUTHORIZED,
-                ..ConnAck::default()
-            };
-            let mut out = BytesMut::new();
-            if Packet::ConnAck(ack).encode(version, &mut out).is_ok() {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(1),
-                    tx.send(Message::Binary(out.freeze())),
-                )
-                .await;
-            }
-            close(tx, CloseCode::Policy, "not authorized").await;
-        }
-        End::OverBudget(version) => {
-            metrics.refused(Refusal::Budget);
-            if let Some(left_out) = shared.log.allow("buffer budget") {
-                tracing::warn!(%client, left_out, "closing: --max-buffered-bytes reached");
-            }
-            disconnect(tx, version, ReasonCode::QUOTA_EXCEEDED).await;
-            close(
-                tx,
-                CloseCode::Again,
-                "the bridge holds too much for its clients, try again later",
-            )
-            .await;
-        }
-        End::ConnectTimeout => {
-            metrics.refused(Refusal::ConnectTimeout);
-            if let Some(left_out) = shared.log.allow("connect timeout") {
-                tracing::info!(%client, left_out, "closing: no CONNECT in time");
-            }
-            close(
-                tx,
-                CloseCode::Policy,
-                "no CONNECT within the connect timeout",
-            )
-            .await;
-        }
-        End::BrokerViolation(error) => {
-            tracing::warn!(%client, %error, "closing: malformed MQTT from the broker");
-            close(tx, CloseCode::Error, "the broker sent a malformed packet").await;
-        }
-        End::Text => {
-            metrics.refused(Refusal::WebSocket);
-            if let Some(left_out) = shared.log.allow("text message") {
-                tracing::info!(%client, left_out, "closing: text message");
-            }
-            close(
-                tx,
-                CloseCode::Unsupported,
-                "MQTT over WebSocket uses binary messages only",
-            )
-            .await;
-        }
-        End::WebSocket(error) => {
-            use tokio_tungstenite::tungstenite::Error as E;
-            match &error {
-                // A client gone without a close frame (a closed tab, a lost network) did
-                // not break the protocol.
-                E::ConnectionClosed
-                | E::AlreadyClosed
-                | E::Io(_)
-                | E::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-                    tracing::debug!(%client, %error, "WebSocket ended");
-                }
-                E::Capacity(_) => {
-                    metrics.refused(Refusal::WebSocket);
-                    if let Some(left_out) = shared.log.allow("message too big") {
-                        tracing::warn!(%client, %error, left_out, "closing: message too big");
-                    }
-                    close(tx, CloseCode::Size, "message too big").await;
-                }
-                _ => {
-                    metrics.refused(Refusal::WebSocket);
-                    if let Some(left_out) = shared.log.allow("websocket error") {
-                        tracing::warn!(%client, %error, left_out, "closing: WebSocket protocol error");
-                    }
-                    close(tx, CloseCode::Protocol, "WebSocket protocol error").await;
-                }
-            }
-        }
-        End::BrokerError(error) => {
-            tracing::info!(%client, %error, "broker connection lost");
-            close(tx, CloseCode::Error, "the broker connection was lost").await;
-        }
-        End::Idle => {
-            metrics.refused(Refusal::Idle);
-            tracing::info!(%client, "closing: idle");
-            close(tx, CloseCode::Normal, "idle timeout").await;
-        }
-        End::Shutdown => {
-            close(tx, CloseCode::Away, "the bridge is shutting down").await;
-        }
-    }
-}
-
-/// Sends DISCONNECT with `reason` when the connection speaks 5.0; 3.1.1 has none from
-/// the server.
-async fn disconnect<S>(tx: &mut WsSink<S>, version: Option<ProtocolVersion>, reason: ReasonCode)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    if version != Some(ProtocolVersion::V5) {
-        return;
-    }
-    let mut out = BytesMut::new();
-    if Packet::Disconnect(Disconnect::new(reason))
-        .encode(ProtocolVersion::V5, &mut out)
-        .is_ok()
-    {
-        let _ = tx.send(Message::Binary(out.freeze())).await;
-    }
-}
-
-/// Sends a close frame (reason cut to the 123 bytes a close frame allows) and closes.
-async fn close<S>(tx: &mut WsSink<S>, code: CloseCode, reason: &str)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    let frame = CloseFrame {
-        code,
-        reason: reason[..end].to_owned().into(),
-    };
-    let _ =
-        tokio::time::timeout(Duration::from_secs(1), tx.send(Message::Close(Some(frame)))).await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
 }
 
 /// Whether anything crossed the connection, for the idle timeout: a counter bumped per
