@@ -127,7 +127,9 @@ pub struct ClientHandle {
 impl ClientHandle {
     /// Publishes a message and waits until it is complete: written (QoS 0), PUBACK (QoS 1)
     /// or PUBCOMP (QoS 2). Returns the server's reason code (5.0; Success on 3.1.1). While
-    /// offline the message waits in the engine's queue for the next connection.
+    /// offline the message waits in the engine's queue for the next connection (at QoS 0
+    /// as [`ClientOptions::offline_qos0`] says). Dropping the future does not withdraw the
+    /// message; it only stops the waiting.
     pub async fn publish(&self, publish: Publish) -> Result<ReasonCode, Error> {
         self.request(|ack| Command::Publish(publish, Reply::Acked(Waiter::Publish(ack))))
             .await?

@@ -12,7 +12,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use mqttwire::client::{ClientOptions, Event, OfflineQos0, ReconnectOptions};
+use mqttwire::client::{ClientOptions, DisconnectedBy, Event, OfflineQos0, ReconnectOptions};
 use mqttwire::{ProtocolVersion, Publish, ReasonCode, TopicName};
 use mqttwire_tokio::{ClientHandle, Endpoint};
 use tokio::sync::watch;
@@ -146,8 +146,18 @@ fn watch_connection(
                     eprintln!("demo_feed: publishing to {url} every {interval:?}");
                     let _ = tx.send(Ok(true));
                 }
-                Event::Disconnected { reason_code, .. } => {
-                    eprintln!("demo_feed: disconnected ({reason_code}); retrying within 1 s");
+                Event::Disconnected {
+                    by, reason_code, ..
+                } => {
+                    match by {
+                        DisconnectedBy::Client => {} // the end, after --count rounds
+                        DisconnectedBy::Server => eprintln!(
+                            "demo_feed: the bridge closed the connection ({reason_code}); retrying within 1 s"
+                        ),
+                        DisconnectedBy::Transport => eprintln!(
+                            "demo_feed: the bridge cannot be reached or the connection broke; retrying within 1 s"
+                        ),
+                    }
                     let _ = tx.send(Ok(false));
                 }
                 Event::ReconnectGaveUp => {
