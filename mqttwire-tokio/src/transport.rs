@@ -371,3 +371,164 @@ fn read_ws(
         Some(Err(error)) => Some(Err(error.into())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+
+    async fn listener() -> (TcpListener, u16) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("an address").port();
+        (listener, port)
+    }
+
+    fn endpoint(url: String) -> Endpoint {
+        url.parse().expect("a valid URL")
+    }
+
+    /// Accepts one WebSocket client, answering the `mqtt` subprotocol when `echo` is set,
+    /// and sends back every binary message, then `last` if given.
+    async fn websocket_server(listener: TcpListener, echo: bool, last: Option<Message>) {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        #[allow(clippy::result_large_err)] // the signature of tungstenite's callback
+        let answer = |request: &Request, mut response: Response| {
+            let offered = request
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok())
+                == Some("mqtt");
+            assert!(offered, "the client offers the mqtt subprotocol");
+            if echo {
+                response
+                    .headers_mut()
+                    .insert("sec-websocket-protocol", HeaderValue::from_static("mqtt"));
+            }
+            Ok(response)
+        };
+        let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, answer).await else {
+            return;
+        };
+        if let Some(Ok(message)) = ws.next().await {
+            ws.send(message).await.expect("echo");
+        }
+        if let Some(last) = last {
+            ws.send(last).await.expect("last message");
+        }
+        while let Some(Ok(_)) = ws.next().await {}
+    }
+
+    #[tokio::test]
+    async fn carries_bytes_over_tcp_whole_and_split() {
+        let (listener, port) = listener().await;
+        let server = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.expect("accept");
+            let mut buf = [0u8; 64];
+            loop {
+                match tcp.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => tcp.write_all(&buf[..n]).await.expect("echo"),
+                }
+            }
+        });
+        let url = endpoint(format!("mqtt://127.0.0.1:{port}"));
+        let mut transport = Transport::connect(&url, &TransportOptions::default())
+            .await
+            .expect("connected");
+        transport
+            .send(Bytes::from_static(&[0xc0, 0x00]))
+            .await
+            .expect("sent");
+        assert_eq!(
+            transport.recv().await.expect("read").as_deref(),
+            Some(&[0xc0, 0x00][..])
+        );
+        let (mut tx, mut rx) = transport.split();
+        tx.feed(Bytes::from_static(b"ab")).await.expect("fed");
+        tx.feed(Bytes::from_static(b"cd")).await.expect("fed");
+        tx.flush().await.expect("flushed");
+        let mut got = Vec::new();
+        while got.len() < 4 {
+            got.extend_from_slice(&rx.recv().await.expect("read").expect("open"));
+        }
+        assert_eq!(got, b"abcd");
+        tx.close().await;
+        assert_eq!(rx.recv().await.expect("read"), None, "the server closed");
+        server.await.expect("server");
+    }
+
+    #[tokio::test]
+    async fn carries_bytes_as_binary_websocket_messages() {
+        let (listener, port) = listener().await;
+        let server = tokio::spawn(websocket_server(listener, true, None));
+        let url = endpoint(format!("ws://127.0.0.1:{port}/mqtt"));
+        let mut transport = Transport::connect(&url, &TransportOptions::default())
+            .await
+            .expect("connected");
+        transport
+            .send(Bytes::from_static(&[0xc0, 0x00]))
+            .await
+            .expect("sent");
+        assert_eq!(
+            transport.recv().await.expect("read").as_deref(),
+            Some(&[0xc0, 0x00][..])
+        );
+        transport.close().await;
+        server.await.expect("server");
+    }
+
+    #[tokio::test]
+    async fn rejects_a_server_without_the_mqtt_subprotocol() {
+        let (listener, port) = listener().await;
+        let server = tokio::spawn(websocket_server(listener, false, None));
+        let url = endpoint(format!("ws://127.0.0.1:{port}/"));
+        let result = Transport::connect(&url, &TransportOptions::default()).await;
+        assert!(
+            matches!(result, Err(TransportError::WebSocket(_))),
+            "{result:?}"
+        );
+        server.await.expect("server");
+    }
+
+    #[tokio::test]
+    async fn rejects_a_text_message() {
+        let (listener, port) = listener().await;
+        let text = Message::text("not MQTT");
+        let server = tokio::spawn(websocket_server(listener, true, Some(text)));
+        let url = endpoint(format!("ws://127.0.0.1:{port}/"));
+        let mut transport = Transport::connect(&url, &TransportOptions::default())
+            .await
+            .expect("connected");
+        transport
+            .send(Bytes::from_static(b"x"))
+            .await
+            .expect("sent");
+        assert_eq!(
+            transport.recv().await.expect("read").as_deref(),
+            Some(&b"x"[..])
+        );
+        assert!(matches!(
+            transport.recv().await,
+            Err(TransportError::TextMessage)
+        ));
+        drop(transport);
+        server.await.expect("server");
+    }
+
+    #[tokio::test]
+    async fn gives_up_on_a_server_that_never_answers_the_handshake() {
+        // The kernel completes the TCP connect from the backlog; nobody answers.
+        let (_listener, port) = listener().await;
+        let options = TransportOptions {
+            connect_timeout: Duration::from_millis(100),
+            ..TransportOptions::default()
+        };
+        let url = endpoint(format!("ws://127.0.0.1:{port}/"));
+        let result = Transport::connect(&url, &options).await;
+        assert!(
+            matches!(result, Err(TransportError::ConnectTimeout(t)) if t == options.connect_timeout),
+            "{result:?}"
+        );
+    }
+}
