@@ -64,7 +64,7 @@ impl Bridge {
         self.addr
     }
 
-    /// `ws://127.0.0.1:PORT/PATH`, for [`crate::driver::spawn`].
+    /// `ws://127.0.0.1:PORT/PATH`, for [`mqttwire_tokio::spawn`].
     pub fn ws_url(&self) -> String {
         format!("ws://{}{}", self.addr, self.path)
     }

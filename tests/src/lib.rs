@@ -1,8 +1,8 @@
 //! Cross-component tests of mqttwire: real brokers and real browsers.
 //!
-//! The library holds what the tests share: [`driver`] runs the sans-IO client engine on
-//! tokio over TCP or WebSocket, [`mosquitto`] starts a real broker for one test and
-//! [`bridge`] runs mqttwire-bridge in-process in front of it, [`cluster`] starts a real
+//! The library holds what the tests share: the native client is [`mqttwire_tokio`] (the
+//! sans-IO engine on tokio over TCP, TLS or WebSocket; re-exported here), [`mosquitto`]
+//! starts a real broker for one test and [`bridge`] runs mqttwire-bridge in-process in front of it, [`cluster`] starts a real
 //! broker cluster (rmqtt nodes) whose nodes can be killed, and [`steps`] are the steps
 //! (connect, subscribe, publish, relay, cut) and the scenarios the tests share. The tests themselves are in
 //! `tests/`: `mosquitto.rs` (the client against mosquitto, MQTT 3.1.1 and 5.0, TCP and
@@ -12,13 +12,11 @@
 
 pub mod bridge;
 pub mod cluster;
-pub mod driver;
 pub mod mosquitto;
 pub mod steps;
 
 pub use bridge::{Bridge, BridgeError, series_value};
 pub use cluster::{Cluster, ClusterError};
-pub use driver::{
-    ClientHandle, DriverError, Endpoint, Events, WaitError, message, spawn, subscription,
-};
 pub use mosquitto::{BrokerError, Mosquitto};
+pub use mqttwire_tokio::{ClientHandle, Endpoint, Events, WaitError, spawn};
+pub use steps::{message, subscription};

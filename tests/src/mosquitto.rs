@@ -111,12 +111,12 @@ impl Mosquitto {
         self.ws_port
     }
 
-    /// `mqtt://127.0.0.1:PORT`, for [`crate::driver::spawn`].
+    /// `mqtt://127.0.0.1:PORT`, for [`mqttwire_tokio::spawn`].
     pub fn tcp_url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
 
-    /// `ws://127.0.0.1:WSPORT/mqtt`, for [`crate::driver::spawn`].
+    /// `ws://127.0.0.1:WSPORT/mqtt`, for [`mqttwire_tokio::spawn`].
     pub fn ws_url(&self) -> String {
         format!("ws://127.0.0.1:{}/mqtt", self.ws_port)
     }

@@ -1,5 +1,6 @@
 //! Test steps shared by the integration tests: a broker and client options for one test,
-//! connect, subscribe, publish, relay and cut with the native driver, each waiting (at most
+//! messages and subscriptions, connect, subscribe, publish, relay and cut with the native
+//! client (`mqttwire-tokio`), each waiting (at most
 //! [`WAIT`]) for the broker's answer and panicking with a clear message when it does not
 //! come, and the scenarios the tests run both straight against mosquitto and through the
 //! bridge.
@@ -10,17 +11,42 @@ use std::time::Duration;
 use bytes::Bytes;
 use mqttwire::client::{ClientOptions, DisconnectedBy, Event, ReconnectOptions};
 use mqttwire::{Properties, ProtocolVersion, Publish, QoS, ReasonCode, TopicName, Will};
+use mqttwire::{Subscription, SubscriptionOptions, TopicFilter};
+use mqttwire_tokio::{ClientHandle, Events, spawn};
 
-use crate::driver::{ClientHandle, Events, message, spawn, subscription};
 use crate::mosquitto::Mosquitto;
 
 /// The longest any single step waits for the broker.
 pub const WAIT: Duration = Duration::from_secs(5);
 
+/// A PUBLISH of `payload` to `topic` at `qos`, not retained.
+///
+/// # Panics
+///
+/// If `topic` is not a valid topic name: a mistake in the test.
+pub fn message(topic: &str, payload: impl Into<Bytes>, qos: QoS) -> Publish {
+    let topic = TopicName::new(topic).expect("a valid topic name");
+    let mut publish = Publish::new(topic, payload);
+    publish.qos = qos;
+    publish
+}
+
+/// A subscription to `filter` at `qos`, with default options.
+///
+/// # Panics
+///
+/// If `filter` is not a valid topic filter: a mistake in the test.
+pub fn subscription(filter: &str, qos: QoS) -> Subscription {
+    Subscription {
+        filter: TopicFilter::new(filter).expect("a valid topic filter"),
+        options: SubscriptionOptions::qos(qos),
+    }
+}
+
 /// Spawns a native client on `url` and waits for its first CONNACK; returns the client, its
 /// events and whether a session was present.
 pub async fn connect(url: &str, options: ClientOptions) -> (ClientHandle, Events, bool) {
-    let (client, mut events) = spawn(url, options).expect("a valid URL");
+    let (client, mut events) = spawn(url.parse().expect("a valid URL"), options);
     let session_present = events.connected(WAIT).await.expect("CONNACK");
     (client, events, session_present)
 }
@@ -33,7 +59,7 @@ pub async fn subscribe(
     qos: QoS,
 ) -> Vec<ReasonCode> {
     let handle = client
-        .subscribe(vec![subscription(filter, qos)], Properties::new())
+        .start_subscribe(vec![subscription(filter, qos)], Properties::new())
         .await
         .expect("subscribe accepted");
     events
@@ -51,7 +77,10 @@ pub async fn subscribe(
 /// Publishes and waits for its completion (written, PUBACK or PUBCOMP); returns the
 /// server's reason code. Panics if the publish failed.
 pub async fn publish(client: &ClientHandle, events: &mut Events, publish: Publish) -> ReasonCode {
-    let handle = client.publish(publish).await.expect("publish accepted");
+    let handle = client
+        .start_publish(publish)
+        .await
+        .expect("publish accepted");
     let outcome = events
         .wait_for(WAIT, |e| match e {
             Event::PublishComplete { handle: h, .. } | Event::PublishFailed { handle: h, .. } => {

@@ -944,6 +944,68 @@ async fn serves_wss_with_generated_certificate() {
     .await;
 }
 
+/// The native client over wss:// with its own roots: the TLS and WebSocket handshakes of
+/// mqttwire-tokio's transport against the bridge's generated certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_client_speaks_wss_with_its_own_roots() {
+    bounded(async {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .expect("a certificate");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&cert, certified.cert.pem()).expect("cert written");
+        std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key written");
+        let (_broker, bridge) = bridged(Config {
+            tls: Some((cert, key)),
+            ..Config::default()
+        })
+        .await;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(certified.cert.der().clone()).expect("a root");
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let mut transport = mqttwire_tokio::TransportOptions::default();
+        transport.tls = Some(Arc::new(tls));
+        let url = format!("wss://localhost:{}/mqtt", bridge.addr().port());
+        let endpoint: mqttwire_tests::Endpoint = url.parse().expect("a wss URL");
+        let (client, mut events) =
+            mqttwire_tokio::spawn_with(endpoint, options(V5, "native-wss"), transport);
+        events.connected(WAIT).await.expect("CONNACK over wss");
+        let granted = client
+            .subscribe(
+                vec![mqttwire_tests::subscription("wss/#", QoS::AtLeastOnce)],
+                Properties::new(),
+            )
+            .await
+            .expect("SUBACK");
+        assert_eq!(granted, [ReasonCode::GRANTED_QOS_1]);
+        let sent = client
+            .publish(message("wss/native", "secret", QoS::AtLeastOnce))
+            .await;
+        assert_eq!(sent, Ok(ReasonCode::SUCCESS));
+        let got = events
+            .message_on(WAIT, "wss/native")
+            .await
+            .expect("the message back");
+        assert_eq!(&got.payload[..], b"secret");
+
+        // Without the generated root the certificate is not trusted: no connection.
+        let endpoint = url.parse().expect("a wss URL");
+        let (_untrusting, mut refused) = mqttwire_tokio::spawn(endpoint, options(V5, "no-roots"));
+        assert!(
+            refused.connected(Duration::from_secs(1)).await.is_err(),
+            "connected without trusting the certificate"
+        );
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_healthz_and_metrics_with_refusals_by_reason() {
     bounded(async {
@@ -1418,7 +1480,7 @@ impl Healthy {
         let topic = format!("healthy/{}", self.sent);
         let handle = self
             .publisher
-            .publish(message(&topic, after.to_owned(), QoS::AtLeastOnce))
+            .start_publish(message(&topic, after.to_owned(), QoS::AtLeastOnce))
             .await
             .expect("publish accepted");
         let done = self

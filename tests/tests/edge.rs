@@ -16,8 +16,8 @@ use mqttwire_bridge::Config;
 use mqttwire_bridge::acl::{Access, Acl, AclRule};
 use mqttwire_bridge::auth::{JwtAlgorithm, JwtSettings, JwtVerifier};
 use mqttwire_tests::bridge::config_for;
-use mqttwire_tests::driver::subscription;
 use mqttwire_tests::steps::{WAIT, bounded, broker, connect, cut, options, publish, subscribe};
+use mqttwire_tests::subscription;
 use mqttwire_tests::{Bridge, ClientHandle, Events, Mosquitto, message, spawn};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -89,7 +89,7 @@ fn with_token(version: ProtocolVersion, client_id: &str, password: Bytes) -> Cli
 
 /// Connects and expects the bridge's refusal: CONNACK "not authorized".
 async fn refused(url: &str, options: ClientOptions) {
-    let (_client, mut events) = spawn(url, options).expect("a valid URL");
+    let (_client, mut events) = spawn(url.parse().expect("a valid URL"), options);
     let reason = events
         .wait_map(WAIT, |e| match e {
             Event::Connected { .. } => Some(Err(())),
@@ -122,7 +122,7 @@ async fn publish_outcome(
     qos: QoS,
 ) -> ReasonCode {
     let handle = client
-        .publish(message(topic, "m", qos))
+        .start_publish(message(topic, "m", qos))
         .await
         .expect("accepted");
     events
@@ -358,7 +358,7 @@ async fn acl_checks(version: ProtocolVersion) {
     // SUBSCRIBE: allowed filters are granted, denied ones get 0x87 / 0x80 in their places,
     // and nothing arrives on them.
     let handle = alice
-        .subscribe(
+        .start_subscribe(
             vec![
                 subscription("chat/+/hello", QoS::AtLeastOnce),
                 subscription("chat/alice/#", QoS::AtLeastOnce),
@@ -1216,7 +1216,7 @@ async fn delivery_time(broker: &Mosquitto, bridge: &Bridge, count: usize, size: 
     let began = Instant::now();
     for i in 0..count {
         client
-            .publish(message(
+            .start_publish(message(
                 &format!("rate/{i}"),
                 vec![0u8; size],
                 QoS::AtMostOnce,

@@ -113,11 +113,13 @@ impl Run {
         let deadline = tokio::time::Instant::now() + DEADLINE;
         let total = 2 * PER_QOS as usize;
 
-        let (subscriber, mut sub_events) =
-            spawn(&url, options(self.version, "loss-sub", self.seed)).expect("valid URL");
+        let (subscriber, mut sub_events) = spawn(
+            url.parse().expect("valid URL"),
+            options(self.version, "loss-sub", self.seed),
+        );
         sub_events.connected(WAIT).await.expect("CONNACK");
         subscriber
-            .subscribe(
+            .start_subscribe(
                 vec![
                     subscription(Q1, QoS::AtLeastOnce),
                     subscription(Q2, QoS::ExactlyOnce),
@@ -136,8 +138,10 @@ impl Run {
         assert!(codes.iter().all(|c| !c.is_error()), "{codes:?}");
         let receiving = tokio::spawn(receive(sub_events, deadline));
 
-        let (publisher, mut pub_events) =
-            spawn(&url, options(self.version, "loss-pub", self.seed + 1)).expect("valid URL");
+        let (publisher, mut pub_events) = spawn(
+            url.parse().expect("valid URL"),
+            options(self.version, "loss-pub", self.seed + 1),
+        );
         pub_events.connected(WAIT).await.expect("CONNACK");
         let window = Arc::new(Semaphore::new(self.window.unwrap_or(total)));
         let done = Arc::new(AtomicBool::new(false));
@@ -233,7 +237,7 @@ async fn publish_all(publisher: &ClientHandle, window: &Semaphore) {
         for (topic, qos) in [(Q1, QoS::AtLeastOnce), (Q2, QoS::ExactlyOnce)] {
             window.acquire().await.expect("never closed").forget();
             publisher
-                .publish(message(topic, payload.clone(), qos))
+                .start_publish(message(topic, payload.clone(), qos))
                 .await
                 .expect("the engine queues the message");
         }

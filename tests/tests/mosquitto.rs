@@ -7,15 +7,80 @@ use std::time::Duration;
 use bytes::Bytes;
 use mqttwire::client::{ClientOptions, Event};
 use mqttwire::{Properties, ProtocolVersion, QoS, ReasonCode, TopicFilter};
-use mqttwire_tests::message;
 use mqttwire_tests::steps::{
     WAIT, bounded, broker, connect, cut, delivers_retained_message_to_later_subscriber, disconnect,
     exchanges_messages_at_each_qos, options, publish, relay, subscribe, will_holder,
 };
+use mqttwire_tests::{message, subscription};
 
 use ProtocolVersion::{V5, V311};
 
 // ---- QoS 0, 1 and 2 ----
+
+/// The client's acknowledged commands, from two clones of one handle: subscribe returns the
+/// SUBACK's codes, publish the PUBACK's or PUBCOMP's, unsubscribe the UNSUBACK's; and the
+/// events still go to the stream.
+async fn acknowledged_commands_return_the_servers_answers(url: &str, version: ProtocolVersion) {
+    let (client, mut events, _) = connect(url, options(version, "acked")).await;
+    let granted = client
+        .subscribe(
+            vec![subscription("acked/#", QoS::ExactlyOnce)],
+            Properties::new(),
+        )
+        .await
+        .expect("SUBACK");
+    assert_eq!(granted, [ReasonCode::GRANTED_QOS_2]);
+    let other = client.clone();
+    let (one, two) = tokio::join!(
+        client.publish(message("acked/1", "one", QoS::AtLeastOnce)),
+        other.publish(message("acked/2", "two", QoS::ExactlyOnce)),
+    );
+    assert_eq!(one, Ok(ReasonCode::SUCCESS));
+    assert_eq!(two, Ok(ReasonCode::SUCCESS));
+    for topic in ["acked/1", "acked/2"] {
+        events.message_on(WAIT, topic).await.expect("the message");
+    }
+    let codes = other
+        .unsubscribe(
+            vec![TopicFilter::new("acked/#").expect("valid")],
+            Properties::new(),
+        )
+        .await
+        .expect("UNSUBACK");
+    let nobody = client
+        .publish(message("acked/3", "nobody", QoS::AtLeastOnce))
+        .await
+        .expect("PUBACK");
+    if version == V5 {
+        assert_eq!(codes, [ReasonCode::SUCCESS]);
+        assert_eq!(nobody, ReasonCode::NO_MATCHING_SUBSCRIBERS);
+    } else {
+        assert!(codes.is_empty(), "3.1.1 UNSUBACK has no codes: {codes:?}");
+        assert_eq!(nobody, ReasonCode::SUCCESS);
+    }
+    drop(other);
+    disconnect(&client).await;
+}
+
+#[tokio::test]
+async fn acknowledged_commands_return_the_servers_answers_v311() {
+    let broker = broker();
+    bounded(acknowledged_commands_return_the_servers_answers(
+        &broker.tcp_url(),
+        V311,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn acknowledged_commands_return_the_servers_answers_over_websocket_v5() {
+    let broker = broker();
+    bounded(acknowledged_commands_return_the_servers_answers(
+        &broker.ws_url(),
+        V5,
+    ))
+    .await;
+}
 
 async fn delivers_messages_at_each_qos_until_unsubscribed(version: ProtocolVersion) {
     let broker = broker();
@@ -24,7 +89,7 @@ async fn delivers_messages_at_each_qos_until_unsubscribed(version: ProtocolVersi
 
     // Unsubscribed, it gets nothing more; on 5.0 the publisher hears there is nobody.
     let handle = sub
-        .unsubscribe(
+        .start_unsubscribe(
             vec![TopicFilter::new("qos/#").expect("valid")],
             Properties::new(),
         )

@@ -3,8 +3,9 @@
 //! the clients, are what the benchmark compares.
 //!
 //! It speaks MQTT 3.1.1 with the protocol crate's codec, over plain TCP (`mqtt://`) or
-//! WebSocket (`ws://`, tokio-tungstenite, subprotocol `mqtt`), on a single-threaded
-//! runtime (one core at most). A publisher writes up to [`BATCH`] whole PUBLISH packets per
+//! WebSocket (`ws://`, subprotocol `mqtt`; `mqtts://` and `wss://` work too) through `mqttwire-tokio`'s [`Transport`] (the
+//! byte pipe without the engine, so that the hot path is a codec call and a write), on a
+//! single-threaded runtime (one core at most). A publisher writes up to [`BATCH`] whole PUBLISH packets per
 //! WebSocket message (or TCP write); both sides read in large chunks.
 //!
 //! Driven by the orchestrator over stdin and stdout, one command or event per line, as
@@ -40,21 +41,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
 use mqttwire::{
     Ack, Connect, Decoder, Disconnect, Packet, PacketId, ProtocolVersion, Publish, QoS, ReasonCode,
     Subscribe, SubscriptionOptions, TopicFilter, TopicName,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use mqttwire_tokio::{Endpoint, Transport, TransportOptions, TransportReceiver, TransportSender};
 use tokio::sync::{Notify, oneshot};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Most PUBLISH packets per WebSocket message or TCP write.
 const BATCH: usize = 64;
@@ -403,36 +395,21 @@ async fn rtt(id: &str, f: &Fields) -> Result<(), Error> {
 }
 
 /// The sending half of a connection.
-enum Tx {
-    Ws(SplitSink<WebSocketStream<TcpStream>, Message>),
-    Tcp(OwnedWriteHalf),
-}
+struct Tx(TransportSender);
 
 impl Tx {
     /// Queues `bytes` as one WebSocket message (TCP: writes them); [`Tx::flush`] sends.
     async fn feed(&mut self, bytes: Bytes) -> Result<(), Error> {
-        match self {
-            Tx::Ws(sink) => sink.feed(Message::Binary(bytes)).await?,
-            Tx::Tcp(w) => w.write_all(&bytes).await?,
-        }
-        Ok(())
+        Ok(self.0.feed(bytes).await?)
     }
 
     async fn flush(&mut self) -> Result<(), Error> {
-        match self {
-            Tx::Ws(sink) => sink.flush().await?,
-            Tx::Tcp(w) => w.flush().await?,
-        }
-        Ok(())
+        Ok(self.0.flush().await?)
     }
 
     /// Sends `bytes` as one WebSocket message or one write.
     async fn send(&mut self, bytes: Bytes) -> Result<(), Error> {
-        match self {
-            Tx::Ws(sink) => sink.send(Message::Binary(bytes)).await?,
-            Tx::Tcp(w) => w.write_all(&bytes).await?,
-        }
-        Ok(())
+        Ok(self.0.send(bytes).await?)
     }
 
     /// DISCONNECT, then the WebSocket close or the TCP shutdown, within 2 s; errors are
@@ -441,14 +418,7 @@ impl Tx {
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
             let disconnect = Packet::Disconnect(Disconnect::new(ReasonCode::SUCCESS));
             let _ = self.send(encode(&disconnect)).await;
-            match self {
-                Tx::Ws(sink) => {
-                    let _ = sink.close().await;
-                }
-                Tx::Tcp(w) => {
-                    let _ = w.shutdown().await;
-                }
-            }
+            self.0.close().await;
         })
         .await;
     }
@@ -456,35 +426,14 @@ impl Tx {
 
 /// The receiving half of a connection and its MQTT decoder.
 struct Rx {
-    inner: RxInner,
+    inner: TransportReceiver,
     decoder: Decoder,
-}
-
-enum RxInner {
-    Ws(SplitStream<WebSocketStream<TcpStream>>),
-    Tcp(OwnedReadHalf, BytesMut),
 }
 
 impl Rx {
     /// The next received bytes (a WebSocket message or a read), `None` once closed.
     async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
-        match &mut self.inner {
-            RxInner::Ws(stream) => loop {
-                match stream.next().await {
-                    Some(Ok(Message::Binary(bytes))) => return Ok(Some(bytes)),
-                    Some(Ok(Message::Close(_))) | None => return Ok(None),
-                    Some(Ok(_)) => {}
-                    Some(Err(error)) => return Err(error.into()),
-                }
-            },
-            RxInner::Tcp(r, buf) => {
-                buf.reserve(READ_CHUNK);
-                if r.read_buf(buf).await? == 0 {
-                    return Ok(None);
-                }
-                Ok(Some(buf.split().freeze()))
-            }
-        }
+        Ok(self.inner.recv().await?)
     }
 
     /// The next whole packet, `None` once closed.
@@ -504,34 +453,24 @@ impl Rx {
 /// Connects over TCP or WebSocket and completes CONNECT / CONNACK (3.1.1, clean session,
 /// keep alive 60 s).
 async fn connect(url: &str, client_id: &str) -> Result<(Tx, Rx), Error> {
+    let endpoint: Endpoint = url.parse()?;
+    if endpoint.is_tls() {
+        return Err(
+            format!("unsupported URL {url}: the benchmark measures plain connections").into(),
+        );
+    }
+    let mut options = TransportOptions::default();
+    options.connect_timeout = SETUP_TIMEOUT;
+    options.read_chunk = READ_CHUNK;
     tokio::time::timeout(SETUP_TIMEOUT, async {
-        let (addr, ws) = if let Some(rest) = url.strip_prefix("mqtt://") {
-            (rest.trim_end_matches('/'), false)
-        } else if let Some(rest) = url.strip_prefix("ws://") {
-            (rest.split('/').next().unwrap_or(rest), true)
-        } else {
-            return Err(format!("unsupported URL {url}").into());
-        };
-        let tcp = TcpStream::connect(addr).await?;
-        tcp.set_nodelay(true)?;
-        let (mut tx, rx) = if ws {
-            let mut request = url.into_client_request()?;
-            request
-                .headers_mut()
-                .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
-            let config = WebSocketConfig::default().read_buffer_size(READ_CHUNK);
-            let (ws, _) =
-                tokio_tungstenite::client_async_with_config(request, tcp, Some(config)).await?;
-            let (sink, stream) = ws.split();
-            (Tx::Ws(sink), RxInner::Ws(stream))
-        } else {
-            let (r, w) = tcp.into_split();
-            (Tx::Tcp(w), RxInner::Tcp(r, BytesMut::new()))
-        };
-        let mut rx = Rx {
-            inner: rx,
-            decoder: Decoder::new(V311),
-        };
+        let (tx, rx) = Transport::connect(&endpoint, &options).await?.split();
+        let (mut tx, mut rx) = (
+            Tx(tx),
+            Rx {
+                inner: rx,
+                decoder: Decoder::new(V311),
+            },
+        );
         let mut connect = Connect::new(V311, client_id.to_owned());
         connect.keep_alive = 60;
         tx.send(encode(&Packet::Connect(connect))).await?;

@@ -1,7 +1,9 @@
 //! Sample data for the dashboard: a few hosts' CPU, memory, request rate and latency as a
 //! random walk, published at QoS 0 to `metrics/<host>/<metric>` (payload
 //! `{"ts": ms, "value": n}`), and an alert on `alerts/<level>` when a value crosses a
-//! threshold. It speaks MQTT over WebSocket through the bridge, like a browser would.
+//! threshold. It speaks MQTT 5.0 over WebSocket through the bridge, like a browser would,
+//! with the native client of `mqttwire-tokio`, which reconnects every second while the
+//! bridge is away.
 //!
 //! ```sh
 //! cargo run --release -p ws-bridge --example demo_feed -- --url ws://127.0.0.1:8080/mqtt
@@ -9,19 +11,18 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::BytesMut;
 use clap::Parser;
-use futures_util::{SinkExt, StreamExt};
-use mqttwire::{Connect, Packet, ProtocolVersion, Publish, TopicName};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use mqttwire::client::{ClientOptions, DisconnectedBy, Event, OfflineQos0, ReconnectOptions};
+use mqttwire::{ProtocolVersion, Publish, ReasonCode, TopicName};
+use mqttwire_tokio::{ClientHandle, Endpoint};
+use tokio::sync::watch;
 
 /// Publishes sample metrics and alerts for the mqttwire dashboard.
 #[derive(Parser, Debug)]
 struct Args {
     /// The bridge's MQTT-over-WebSocket URL.
     #[arg(long, default_value = "ws://127.0.0.1:8080/mqtt")]
-    url: String,
+    url: Endpoint,
     /// Time between two samples of every metric.
     #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
     interval: Duration,
@@ -77,98 +78,96 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn encode(packet: &Packet, out: &mut BytesMut) -> Result<(), Box<dyn std::error::Error>> {
-    packet.encode(ProtocolVersion::V5, out)?;
+/// Publishes `payload` to `topic` at QoS 0; a message given while offline is dropped.
+async fn publish(client: &ClientHandle, topic: String, payload: String) -> Result<(), Error> {
+    let publish = Publish::new(TopicName::try_from(topic)?, payload);
+    client.start_publish(publish).await?;
     Ok(())
 }
 
-fn publish(
-    topic: String,
-    payload: String,
-    out: &mut BytesMut,
-) -> Result<(), Box<dyn std::error::Error>> {
-    encode(
-        &Packet::Publish(Publish::new(TopicName::try_from(topic)?, payload)),
-        out,
-    )
-}
+type Error = Box<dyn std::error::Error>;
 
-async fn run(
-    args: &Args,
+/// One round: a sample of every series, and an alert for each that crossed its threshold.
+async fn round(
+    client: &ClientHandle,
     rng: &mut fastrand::Rng,
     series: &mut [Series],
-    rounds: &mut u64,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let mut request = args.url.as_str().into_client_request()?;
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "mqtt".parse()?);
-    let host = request
-        .uri()
-        .host()
-        .ok_or("the URL has no host")?
-        .to_owned();
-    let port = request.uri().port_u16().unwrap_or(80);
-    let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
-    tcp.set_nodelay(true)?;
-    let (ws, _) = tokio_tungstenite::client_async(request, tcp).await?;
-    let (mut sink, mut stream) = ws.split();
-    // Incoming: CONNACK and nothing else at QoS 0; reading also answers WebSocket pings.
-    let reader = tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
-
-    let mut connect = Connect::new(ProtocolVersion::V5, format!("demo-feed-{}", rng.u32(..)));
-    connect.keep_alive = 60;
-    let mut out = BytesMut::new();
-    encode(&Packet::Connect(connect), &mut out)?;
-    sink.send(Message::binary(out.split().freeze())).await?;
-    eprintln!(
-        "demo_feed: publishing to {} every {:?}",
-        args.url, args.interval
-    );
-
-    let mut tick = tokio::time::interval(args.interval);
-    while args.count.is_none_or(|n| *rounds < n) {
-        tick.tick().await;
-        if reader.is_finished() {
-            return Err("the bridge closed the connection".into());
-        }
-        let ts = now_ms();
-        for s in series.iter_mut() {
-            let value = s.next(rng);
+) -> Result<(), Error> {
+    let ts = now_ms();
+    for s in series.iter_mut() {
+        let value = s.next(rng);
+        publish(
+            client,
+            format!("metrics/{}/{}", s.host, s.metric),
+            format!(r#"{{"ts":{ts},"value":{value:.2}}}"#),
+        )
+        .await?;
+        let above = value > s.alert_above;
+        if above != s.alerting {
+            s.alerting = above;
+            let (level, message) = if above {
+                (
+                    "warning",
+                    format!("{} {} high: {value:.1}", s.host, s.metric),
+                )
+            } else {
+                (
+                    "info",
+                    format!("{} {} back to normal: {value:.1}", s.host, s.metric),
+                )
+            };
             publish(
-                format!("metrics/{}/{}", s.host, s.metric),
-                format!(r#"{{"ts":{ts},"value":{value:.2}}}"#),
-                &mut out,
-            )?;
-            let above = value > s.alert_above;
-            if above != s.alerting {
-                s.alerting = above;
-                let (level, message) = if above {
-                    (
-                        "warning",
-                        format!("{} {} high: {value:.1}", s.host, s.metric),
-                    )
-                } else {
-                    (
-                        "info",
-                        format!("{} {} back to normal: {value:.1}", s.host, s.metric),
-                    )
-                };
-                publish(
-                    format!("alerts/{level}"),
-                    format!(r#"{{"ts":{ts},"level":"{level}","message":"{message}"}}"#),
-                    &mut out,
-                )?;
+                client,
+                format!("alerts/{level}"),
+                format!(r#"{{"ts":{ts},"level":"{level}","message":"{message}"}}"#),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the client is connected, from its events; `Err` once it gave up reconnecting.
+type Online = watch::Receiver<Result<bool, ()>>;
+
+/// Follows the client's events: reports connections and losses, and gives up with the
+/// engine.
+fn watch_connection(
+    mut events: mqttwire_tokio::Events,
+    url: &Endpoint,
+    interval: Duration,
+) -> Online {
+    let (tx, rx) = watch::channel(Ok(false));
+    let url = url.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            match event {
+                Event::Connected { .. } => {
+                    eprintln!("demo_feed: publishing to {url} every {interval:?}");
+                    let _ = tx.send(Ok(true));
+                }
+                Event::Disconnected {
+                    by, reason_code, ..
+                } => {
+                    match by {
+                        DisconnectedBy::Client => {} // the end, after --count rounds
+                        DisconnectedBy::Server => eprintln!(
+                            "demo_feed: the bridge closed the connection ({reason_code}); retrying within 1 s"
+                        ),
+                        DisconnectedBy::Transport => eprintln!(
+                            "demo_feed: the bridge cannot be reached or the connection broke; retrying within 1 s"
+                        ),
+                    }
+                    let _ = tx.send(Ok(false));
+                }
+                Event::ReconnectGaveUp => {
+                    let _ = tx.send(Err(()));
+                }
+                _ => {}
             }
         }
-        sink.send(Message::binary(out.split().freeze())).await?;
-        *rounds += 1;
-    }
-    out.clear();
-    encode(&Packet::Disconnect(Default::default()), &mut out)?;
-    sink.send(Message::binary(out.split().freeze())).await?;
-    sink.close().await?;
-    Ok(())
+    });
+    rx
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -176,20 +175,40 @@ async fn main() {
     let args = Args::parse();
     let mut rng = fastrand::Rng::new();
     let mut series = all_series();
-    let mut rounds = 0;
     // Reconnect once a second while the bridge is away; with --count, give up after a
     // minute of failures.
-    let mut failures = 0;
-    loop {
-        match run(&args, &mut rng, &mut series, &mut rounds).await {
-            Ok(()) => return,
-            Err(error) => eprintln!("demo_feed: {error}; retrying in 1 s"),
+    let mut options = ClientOptions::new(ProtocolVersion::V5, format!("demo-feed-{}", rng.u32(..)));
+    options.keep_alive = 60;
+    options.offline_qos0 = OfflineQos0::Drop;
+    options.reconnect = Some(ReconnectOptions {
+        min_delay_ms: 1_000,
+        max_delay_ms: 1_000,
+        max_attempts: args.count.map(|_| 60),
+        seed: rng.u64(..),
+    });
+    let (client, events) = mqttwire_tokio::spawn(args.url.clone(), options);
+    let mut online = watch_connection(events, &args.url, args.interval);
+
+    let mut rounds = 0;
+    let mut tick = tokio::time::interval(args.interval);
+    while args.count.is_none_or(|n| rounds < n) {
+        tick.tick().await;
+        match *online.borrow_and_update() {
+            Ok(true) => {}
+            Ok(false) => continue, // a round while offline is skipped, not counted
+            Err(()) => {
+                eprintln!("demo_feed: giving up");
+                std::process::exit(1);
+            }
         }
-        failures += 1;
-        if args.count.is_some() && failures >= 60 {
-            eprintln!("demo_feed: giving up");
+        if let Err(error) = round(&client, &mut rng, &mut series).await {
+            eprintln!("demo_feed: {error}");
             std::process::exit(1);
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        rounds += 1;
+    }
+    if let Err(error) = client.disconnect(ReasonCode::SUCCESS).await {
+        eprintln!("demo_feed: {error}");
+        std::process::exit(1);
     }
 }
