@@ -12,7 +12,7 @@ use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array}
 use mqttwire::client::{Action, Client, DisconnectedBy, Event, Handle, Router, State};
 use mqttwire::topic::TopicFilter;
 use mqttwire::{
-    Properties, ProtocolVersion, Publish, ReasonCode, RetainHandling, Subscription,
+    Instant, Properties, ProtocolVersion, Publish, ReasonCode, RetainHandling, Subscription,
     SubscriptionOptions,
 };
 use wasm_bindgen::prelude::*;
@@ -35,8 +35,8 @@ struct Inner {
     engine: Client,
     socket: Option<Socket>,
     timer: Option<Timer>,
-    /// When `timer` is due, in the engine's milliseconds.
-    timer_at: u64,
+    /// When `timer` is due, on the engine's clock.
+    timer_at: Instant,
     emit: Function,
     password_fn: Option<Function>,
     pending: PendingTable,
@@ -131,7 +131,7 @@ impl Core {
                 engine: Client::new(engine),
                 socket: None,
                 timer: None,
-                timer_at: 0,
+                timer_at: Instant::ORIGIN,
                 emit,
                 password_fn,
                 pending: PendingTable::default(),
@@ -618,7 +618,7 @@ impl Inner {
         }
         self.timer_at = at;
         let weak = self.this.clone();
-        let delay = at.saturating_sub(now());
+        let delay = at.as_millis().saturating_sub(now().as_millis());
         self.timer = Some(Timer::new(delay, move || {
             if let Some(rc) = weak.upgrade() {
                 rc.borrow_mut().timer = None;
@@ -818,7 +818,7 @@ impl Inner {
                 calls.push(self.emit_call("error", &[e]));
             }
             Event::Reconnecting { at, attempt } => {
-                let delay = at.saturating_sub(now()) as f64;
+                let delay = at.as_millis().saturating_sub(now().as_millis()) as f64;
                 calls.push(self.emit_call("reconnecting", &[delay.into(), attempt.into()]));
             }
             Event::ReconnectGaveUp => {

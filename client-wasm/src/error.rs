@@ -265,11 +265,11 @@ pub(crate) fn protocol_error(violation: &ProtocolViolation, reason_code: ReasonC
             &decimal(*max),
             " unreleased QoS 2 messages",
         ]),
-        ProtocolViolation::ConnAckTimeout(ms) => {
-            concat(&["no CONNACK within ", &decimal(*ms), " ms"])
+        ProtocolViolation::ConnAckTimeout(d) => {
+            concat(&["no CONNACK within ", &decimal(d.as_millis() as u64), " ms"])
         }
-        ProtocolViolation::PingTimeout(ms) => {
-            concat(&["no PINGRESP within ", &decimal(*ms), " ms"])
+        ProtocolViolation::PingTimeout(d) => {
+            concat(&["no PINGRESP within ", &decimal(d.as_millis() as u64), " ms"])
         }
         _ => "the server broke the protocol".into(),
     };

@@ -14,6 +14,7 @@
 use std::cell::{Cell, OnceCell};
 
 use js_sys::{Array, ArrayBuffer, Function};
+use mqttwire::Instant;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
@@ -45,9 +46,9 @@ extern "C" {
     fn create_object_url(blob: &Blob) -> Result<String, JsValue>;
 }
 
-/// Milliseconds on a monotonic clock.
-pub(crate) fn now() -> u64 {
-    performance_now() as u64
+/// The engine's clock: whole milliseconds of `performance.now()`.
+pub(crate) fn now() -> Instant {
+    Instant::from_millis(performance_now() as u64)
 }
 
 /// A pending timer, cleared when dropped: a window `setTimeout`, and a listener of the

@@ -38,6 +38,7 @@ mod error;
 mod packet;
 mod property;
 mod reason;
+mod time;
 pub mod topic;
 mod types;
 
@@ -50,5 +51,6 @@ pub use packet::{
 };
 pub use property::{MAX_PROPERTIES, Properties, Property, PropertyId};
 pub use reason::ReasonCode;
+pub use time::{Duration, Instant};
 pub use topic::{TopicError, TopicFilter, TopicName};
 pub use types::{PacketId, PacketType, ProtocolVersion, QoS};

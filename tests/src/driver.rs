@@ -1,8 +1,8 @@
 //! A tokio driver of the sans-IO engine, for tests against real brokers: one task per
 //! client runs the drive loop of [`mqttwire::client::Client`] over TCP or WebSocket.
 //!
-//! The task owns the engine, the socket and the clock (milliseconds since a tokio
-//! [`Instant`] taken at spawn). It waits on three things at once: bytes from the socket,
+//! The task owns the engine, the socket and the clock (the time since a tokio [`Instant`]
+//! taken at spawn). It waits on three things at once: bytes from the socket,
 //! the engine's next deadline and a command from the [`ClientHandle`]; after every engine
 //! call it writes what the engine has to send, carries out its actions and forwards its
 //! events to [`Events`].
@@ -347,7 +347,7 @@ impl Driver {
             let deadline = self
                 .client
                 .poll_timeout()
-                .map(|ms| self.origin + Duration::from_millis(ms));
+                .map(|at| self.origin + Duration::from_millis(at.as_millis()));
             tokio::select! {
                 read = recv(&mut self.socket, &mut self.read_buf) => {
                     let now = self.now();
@@ -369,9 +369,9 @@ impl Driver {
         }
     }
 
-    /// The caller's clock: milliseconds since the task started.
-    fn now(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    /// The engine's clock: the time since the task started.
+    fn now(&self) -> mqttwire::Instant {
+        mqttwire::Instant::ORIGIN + self.origin.elapsed()
     }
 
     async fn command(&mut self, command: Command) {

@@ -5,6 +5,7 @@ use crate::error::{DecodeError, EncodeError};
 use crate::packet::Publish;
 use crate::property::Properties;
 use crate::reason::ReasonCode;
+use crate::time::{Duration, Instant, millis};
 use crate::types::PacketType;
 
 /// Identifies one publish, subscribe or unsubscribe command in later events.
@@ -99,8 +100,8 @@ pub enum Event {
     },
     /// The next attempt to connect is scheduled.
     Reconnecting {
-        /// When, in the caller's milliseconds.
-        at: u64,
+        /// When, on the caller's clock.
+        at: Instant,
         /// Which attempt, from 1.
         attempt: u32,
     },
@@ -158,11 +159,11 @@ pub enum ProtocolViolation {
     #[error("[MQTT-3.3.4-9] more than {0} unreleased QoS 2 messages")]
     ReceiveMaximumExceeded(u16),
     /// CONNACK did not arrive in time.
-    #[error("no CONNACK within {0} ms")]
-    ConnAckTimeout(u64),
+    #[error("no CONNACK within {} ms", millis(*.0))]
+    ConnAckTimeout(Duration),
     /// PINGRESP did not arrive in time.
-    #[error("no PINGRESP within {0} ms")]
-    PingTimeout(u64),
+    #[error("no PINGRESP within {} ms", millis(*.0))]
+    PingTimeout(Duration),
 }
 
 impl ProtocolViolation {

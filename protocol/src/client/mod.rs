@@ -31,6 +31,7 @@ use crate::packet::{
 };
 use crate::property::{Properties, Property};
 use crate::reason::ReasonCode;
+use crate::time::{Duration, Instant};
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{PacketId, PacketType, ProtocolVersion, QoS};
 use backoff::Backoff;
@@ -41,7 +42,8 @@ use timer::{Timer, TimerTable};
 ///
 /// # The drive loop
 ///
-/// Time is the caller's, in milliseconds from any fixed origin (`now`). Commands
+/// Time is the caller's: every call takes `now`, an [`Instant`] on the caller's monotonic
+/// clock from any fixed origin. Commands
 /// ([`connect`](Client::connect), [`publish`](Client::publish),
 /// [`subscribe`](Client::subscribe), [`unsubscribe`](Client::unsubscribe),
 /// [`disconnect`](Client::disconnect)) and inputs
@@ -60,17 +62,18 @@ use timer::{Timer, TimerTable};
 ///
 /// ```
 /// use mqttwire::client::{Action, Client, ClientOptions, Event};
-/// use mqttwire::ProtocolVersion;
+/// use mqttwire::{Duration, Instant, ProtocolVersion};
 ///
+/// let ms = Instant::from_millis;
 /// let mut client = Client::new(ClientOptions::new(ProtocolVersion::V5, "sensor-1"));
-/// client.connect(0)?;
+/// client.connect(ms(0))?;
 /// assert_eq!(client.poll_action(), Some(Action::Open { attempt: 0 }));
-/// client.handle_connection_opened(5); // the transport is up
+/// client.handle_connection_opened(ms(5)); // the transport is up
 /// let connect = client.poll_transmit().expect("CONNECT");
 /// assert_eq!(connect[0], 0x10);
-/// client.handle_bytes(9, &[0x20, 0x03, 0x00, 0x00, 0x00]); // CONNACK from the server
+/// client.handle_bytes(ms(9), &[0x20, 0x03, 0x00, 0x00, 0x00]); // CONNACK from the server
 /// assert!(matches!(client.poll_event(), Some(Event::Connected { .. })));
-/// assert_eq!(client.poll_timeout(), Some(5 + 60_000)); // keep alive
+/// assert_eq!(client.poll_timeout(), Some(ms(5) + Duration::from_secs(60))); // keep alive
 /// # Ok::<(), mqttwire::client::ClientError>(())
 /// ```
 #[derive(Debug)]
@@ -99,8 +102,8 @@ pub struct Client<S: InFlightStore = MemoryStore> {
     server: ServerLimits,
     inbound_aliases: InboundAliases,
     outbound_aliases: OutboundAliases,
-    keep_alive_ms: u64,
-    last_sent: u64,
+    keep_alive: Duration,
+    last_sent: Instant,
     connected_before: bool,
     network_paused: bool,
 }
@@ -216,8 +219,8 @@ impl<S: InFlightStore> Client<S> {
             server: ServerLimits::default(),
             inbound_aliases: InboundAliases::default(),
             outbound_aliases: OutboundAliases::default(),
-            keep_alive_ms: 0,
-            last_sent: 0,
+            keep_alive: Duration::ZERO,
+            last_sent: Instant::ORIGIN,
             connected_before: false,
             network_paused: false,
             options,
@@ -228,7 +231,7 @@ impl<S: InFlightStore> Client<S> {
 
     /// Starts the client: it asks for a connection ([`Action::Open`]) and keeps one up
     /// until [`disconnect`](Client::disconnect).
-    pub fn connect(&mut self, now: u64) -> Result<(), ClientError> {
+    pub fn connect(&mut self, now: Instant) -> Result<(), ClientError> {
         if self.state != State::Idle {
             return Err(ClientError::AlreadyStarted);
         }
@@ -241,7 +244,7 @@ impl<S: InFlightStore> Client<S> {
     /// `retain`, topic, payload and properties are the caller's. While offline the message
     /// waits in the queue (QoS 0 as [`ClientOptions::offline_qos0`] says). The outcome comes
     /// as [`Event::PublishComplete`] or [`Event::PublishFailed`] with the returned handle.
-    pub fn publish(&mut self, now: u64, mut publish: Publish) -> Result<Handle, ClientError> {
+    pub fn publish(&mut self, now: Instant, mut publish: Publish) -> Result<Handle, ClientError> {
         publish.dup = false;
         publish.packet_id = (publish.qos != QoS::AtMostOnce).then_some(PacketId::MIN);
         let size = encoded_len(&publish, self.options.version)?;
@@ -267,7 +270,7 @@ impl<S: InFlightStore> Client<S> {
     /// `properties` may carry a subscription identifier and user properties (5.0).
     pub fn subscribe(
         &mut self,
-        now: u64,
+        now: Instant,
         subscriptions: Vec<Subscription>,
         properties: Properties,
     ) -> Result<Handle, ClientError> {
@@ -292,7 +295,7 @@ impl<S: InFlightStore> Client<S> {
     /// Unsubscribes from one or more filters; the result comes as [`Event::Unsubscribed`].
     pub fn unsubscribe(
         &mut self,
-        now: u64,
+        now: Instant,
         filters: Vec<TopicFilter>,
         properties: Properties,
     ) -> Result<Handle, ClientError> {
@@ -310,7 +313,7 @@ impl<S: InFlightStore> Client<S> {
     /// Stops the client: sends DISCONNECT with `reason_code` (5.0; 0x04 also publishes the
     /// will) if connected, closes the connection and stops reconnecting. Commands still
     /// queued fail; messages in flight stay in the store for a later session.
-    pub fn disconnect(&mut self, now: u64, reason_code: ReasonCode, properties: Properties) {
+    pub fn disconnect(&mut self, now: Instant, reason_code: ReasonCode, properties: Properties) {
         let was = self.state;
         if was == State::Idle {
             return;
@@ -345,7 +348,7 @@ impl<S: InFlightStore> Client<S> {
     /// re-authentication.
     pub fn auth(
         &mut self,
-        now: u64,
+        now: Instant,
         reason_code: ReasonCode,
         properties: Properties,
     ) -> Result<(), ClientError> {
@@ -372,7 +375,7 @@ impl<S: InFlightStore> Client<S> {
 
     /// Tells the engine whether the network is up (the browser's online/offline events).
     /// While it is down no reconnect is attempted; when it comes back one starts at once.
-    pub fn set_network_available(&mut self, now: u64, available: bool) {
+    pub fn set_network_available(&mut self, now: Instant, available: bool) {
         self.network_paused = !available;
         if self.state == State::WaitingReconnect {
             if available {
@@ -386,7 +389,7 @@ impl<S: InFlightStore> Client<S> {
     // ---- inputs ----
 
     /// The connection asked for by [`Action::Open`] is up: the engine sends CONNECT.
-    pub fn handle_connection_opened(&mut self, now: u64) {
+    pub fn handle_connection_opened(&mut self, now: Instant) {
         if self.state != State::Opening {
             return;
         }
@@ -425,12 +428,12 @@ impl<S: InFlightStore> Client<S> {
         }
         self.state = State::AwaitingConnAck;
         self.timers
-            .set(Timer::ConnAck, now + self.options.connect_timeout_ms);
+            .set(Timer::ConnAck, now + self.options.connect_timeout);
         self.send(now, &connect);
     }
 
     /// Bytes arrived on the connection (copied into the engine's buffer).
-    pub fn handle_bytes(&mut self, now: u64, bytes: &[u8]) {
+    pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
         if !matches!(self.state, State::AwaitingConnAck | State::Connected) {
             return;
         }
@@ -439,7 +442,7 @@ impl<S: InFlightStore> Client<S> {
     }
 
     /// Bytes arrived as a `Bytes` (a WebSocket message, say): decoded without copying.
-    pub fn handle_bytes_owned(&mut self, now: u64, bytes: Bytes) {
+    pub fn handle_bytes_owned(&mut self, now: Instant, bytes: Bytes) {
         if !matches!(self.state, State::AwaitingConnAck | State::Connected) {
             return;
         }
@@ -448,7 +451,7 @@ impl<S: InFlightStore> Client<S> {
     }
 
     /// The connection closed or could not be opened.
-    pub fn handle_connection_lost(&mut self, now: u64) {
+    pub fn handle_connection_lost(&mut self, now: Instant) {
         if matches!(
             self.state,
             State::Opening | State::AwaitingConnAck | State::Connected
@@ -463,29 +466,30 @@ impl<S: InFlightStore> Client<S> {
     }
 
     /// Time passed: runs every timer due at `now`.
-    pub fn handle_timeout(&mut self, now: u64) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(timer) = self.timers.expired(now) {
             match timer {
                 Timer::ConnAck if self.state == State::AwaitingConnAck => {
                     self.violation(
                         now,
-                        ProtocolViolation::ConnAckTimeout(self.options.connect_timeout_ms),
+                        ProtocolViolation::ConnAckTimeout(self.options.connect_timeout),
                     );
                 }
-                Timer::KeepAlive if self.state == State::Connected && self.keep_alive_ms > 0 => {
-                    let due = self.last_sent + self.keep_alive_ms;
+                Timer::KeepAlive
+                    if self.state == State::Connected && !self.keep_alive.is_zero() =>
+                {
+                    let due = self.last_sent + self.keep_alive;
                     if now >= due {
                         self.send(now, &PingReq);
                         if self.timers.get(Timer::PingResp).is_none() {
-                            self.timers
-                                .set(Timer::PingResp, now + self.ping_timeout_ms());
+                            self.timers.set(Timer::PingResp, now + self.ping_timeout());
                         }
                     } else {
                         self.timers.set(Timer::KeepAlive, due);
                     }
                 }
                 Timer::PingResp if self.state == State::Connected => {
-                    self.violation(now, ProtocolViolation::PingTimeout(self.ping_timeout_ms()));
+                    self.violation(now, ProtocolViolation::PingTimeout(self.ping_timeout()));
                 }
                 Timer::Reconnect
                     if self.state == State::WaitingReconnect && !self.network_paused =>
@@ -517,10 +521,10 @@ impl<S: InFlightStore> Client<S> {
         self.events.pop_front()
     }
 
-    /// When to call [`handle_timeout`](Client::handle_timeout) next, in the caller's
-    /// milliseconds; `None` when no timer runs.
+    /// When to call [`handle_timeout`](Client::handle_timeout) next, on the caller's
+    /// clock; `None` when no timer runs.
     #[must_use]
-    pub fn poll_timeout(&self) -> Option<u64> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()
     }
 
@@ -574,10 +578,10 @@ impl<S: InFlightStore> Client<S> {
         Handle(self.next_handle)
     }
 
-    fn ping_timeout_ms(&self) -> u64 {
+    fn ping_timeout(&self) -> Duration {
         self.options
-            .ping_timeout_ms
-            .unwrap_or((self.keep_alive_ms / 2).max(1_000))
+            .ping_timeout
+            .unwrap_or((self.keep_alive / 2).max(Duration::from_secs(1)))
     }
 
     fn open(&mut self) {
@@ -607,7 +611,7 @@ impl<S: InFlightStore> Client<S> {
 
     /// Queues a caller's command of `size` encoded bytes, unless the queue would then hold
     /// more than the limit; a refusal changes nothing.
-    fn enqueue(&mut self, now: u64, size: usize, command: Command) -> Result<(), ClientError> {
+    fn enqueue(&mut self, now: Instant, size: usize, command: Command) -> Result<(), ClientError> {
         let max = self.options.max_queued_bytes;
         if size > max.saturating_sub(self.queued_bytes) {
             return Err(ClientError::QueueFull(max));
@@ -640,7 +644,7 @@ impl<S: InFlightStore> Client<S> {
 
     /// Sends queued commands in order while the connection and the server's receive
     /// maximum allow; stops at the first that must wait, so order is kept.
-    fn flush_queue(&mut self, now: u64) {
+    fn flush_queue(&mut self, now: Instant) {
         while self.state == State::Connected {
             let Some(command) = self.queue.front() else {
                 return;
@@ -696,7 +700,7 @@ impl<S: InFlightStore> Client<S> {
         }
     }
 
-    fn send_new_publish(&mut self, now: u64, handle: Handle, publish: Publish) {
+    fn send_new_publish(&mut self, now: Instant, handle: Handle, publish: Publish) {
         let size = encoded_len(&publish, self.options.version).unwrap_or(usize::MAX);
         if let Err(error) = self.check_server_limits(&publish, size) {
             let error = match error {
@@ -733,7 +737,7 @@ impl<S: InFlightStore> Client<S> {
     }
 
     /// Writes a PUBLISH, replacing its topic by an alias where that is on and allowed.
-    fn send_publish(&mut self, now: u64, publish: &Publish) {
+    fn send_publish(&mut self, now: Instant, publish: &Publish) {
         let max = self.server.topic_alias_maximum;
         if !self.options.outbound_topic_aliases
             || max == 0
@@ -774,16 +778,16 @@ impl<S: InFlightStore> Client<S> {
     /// Encodes a packet into the outgoing buffer; every packet the engine builds is valid.
     /// Typed rather than a [`Packet`], so that a client binary holds the encoders of the
     /// packets clients send and not those only servers send.
-    fn send<P: Body>(&mut self, now: u64, packet: &P) {
+    fn send<P: Body>(&mut self, now: Instant, packet: &P) {
         if encode(packet, self.options.version, &mut self.out).is_ok() {
             self.last_sent = now;
-            if self.state == State::Connected && self.keep_alive_ms > 0 {
-                self.timers.set(Timer::KeepAlive, now + self.keep_alive_ms);
+            if self.state == State::Connected && !self.keep_alive.is_zero() {
+                self.timers.set(Timer::KeepAlive, now + self.keep_alive);
             }
         }
     }
 
-    fn drain_decoder(&mut self, now: u64) {
+    fn drain_decoder(&mut self, now: Instant) {
         while matches!(self.state, State::AwaitingConnAck | State::Connected) {
             match self.decoder.decode_from_server() {
                 Ok(Some(packet)) => self.handle_packet(now, packet),
@@ -796,7 +800,7 @@ impl<S: InFlightStore> Client<S> {
         }
     }
 
-    fn handle_packet(&mut self, now: u64, packet: Packet) {
+    fn handle_packet(&mut self, now: Instant, packet: Packet) {
         let connected = self.state == State::Connected;
         match packet {
             Packet::ConnAck(ack) if !connected => self.on_connack(now, ack),
@@ -825,7 +829,7 @@ impl<S: InFlightStore> Client<S> {
         }
     }
 
-    fn on_connack(&mut self, now: u64, ack: ConnAck) {
+    fn on_connack(&mut self, now: Instant, ack: ConnAck) {
         self.timers.stop(Timer::ConnAck);
         if ack.reason_code.is_error() {
             self.actions.push_back(Action::Close);
@@ -855,10 +859,10 @@ impl<S: InFlightStore> Client<S> {
             self.options.client_id = id;
         }
         let keep_alive = p.server_keep_alive().unwrap_or(self.options.keep_alive);
-        self.keep_alive_ms = u64::from(keep_alive) * 1_000;
-        if self.keep_alive_ms > 0 {
+        self.keep_alive = Duration::from_secs(u64::from(keep_alive));
+        if !self.keep_alive.is_zero() {
             self.timers
-                .set(Timer::KeepAlive, self.last_sent + self.keep_alive_ms);
+                .set(Timer::KeepAlive, self.last_sent + self.keep_alive);
         }
         self.events.push_back(Event::Connected {
             session_present: ack.session_present,
@@ -869,7 +873,7 @@ impl<S: InFlightStore> Client<S> {
     }
 
     /// After CONNACK: send in-flight messages again [MQTT-4.4.0-1], or handle their loss.
-    fn restore_session(&mut self, now: u64, session_present: bool) {
+    fn restore_session(&mut self, now: Instant, session_present: bool) {
         if !session_present {
             self.inbound_qos2.clear();
         }
@@ -926,7 +930,7 @@ impl<S: InFlightStore> Client<S> {
         }
     }
 
-    fn on_publish(&mut self, now: u64, mut publish: Publish) {
+    fn on_publish(&mut self, now: Instant, mut publish: Publish) {
         if let Some(alias) = publish.properties.topic_alias() {
             let max = self.options.topic_alias_maximum;
             if alias.get() > max {
@@ -972,13 +976,13 @@ impl<S: InFlightStore> Client<S> {
         }
     }
 
-    fn on_puback(&mut self, now: u64, ack: Ack) {
+    fn on_puback(&mut self, now: Instant, ack: Ack) {
         self.finish_in_flight(now, &ack, InFlightState::AwaitingPubAck);
     }
 
     /// The last acknowledgment of an outgoing message (PUBACK, PUBCOMP, or a refusing
     /// PUBREC): if the message waits for it, report the outcome and free its slot.
-    fn finish_in_flight(&mut self, now: u64, ack: &Ack, awaiting: InFlightState) {
+    fn finish_in_flight(&mut self, now: Instant, ack: &Ack, awaiting: InFlightState) {
         if self
             .store
             .get(ack.packet_id)
@@ -991,7 +995,7 @@ impl<S: InFlightStore> Client<S> {
         }
     }
 
-    fn on_pubrec(&mut self, now: u64, ack: Ack) {
+    fn on_pubrec(&mut self, now: Instant, ack: Ack) {
         let id = ack.packet_id;
         match self.store.get(id).map(|e| e.state) {
             Some(InFlightState::AwaitingPubRec) if ack.reason_code.is_error() => {
@@ -1011,7 +1015,7 @@ impl<S: InFlightStore> Client<S> {
         }
     }
 
-    fn on_pubrel(&mut self, now: u64, ack: Ack) {
+    fn on_pubrel(&mut self, now: Instant, ack: Ack) {
         let mut comp = Ack::new(ack.packet_id);
         if !self.inbound_qos2.remove(ack.packet_id) && self.options.version == ProtocolVersion::V5 {
             comp.reason_code = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
@@ -1019,7 +1023,7 @@ impl<S: InFlightStore> Client<S> {
         self.send(now, &(PacketType::PubComp, &comp));
     }
 
-    fn on_pubcomp(&mut self, now: u64, ack: Ack) {
+    fn on_pubcomp(&mut self, now: Instant, ack: Ack) {
         self.finish_in_flight(now, &ack, InFlightState::AwaitingPubComp);
     }
 
@@ -1037,7 +1041,7 @@ impl<S: InFlightStore> Client<S> {
         });
     }
 
-    fn on_suback(&mut self, now: u64, ack: SubAck) {
+    fn on_suback(&mut self, now: Instant, ack: SubAck) {
         let Some(request) = self.take_request(ack.packet_id) else {
             return;
         };
@@ -1075,7 +1079,7 @@ impl<S: InFlightStore> Client<S> {
         self.flush_queue(now);
     }
 
-    fn on_unsuback(&mut self, now: u64, ack: UnsubAck) {
+    fn on_unsuback(&mut self, now: Instant, ack: UnsubAck) {
         let Some(request) = self.take_request(ack.packet_id) else {
             return;
         };
@@ -1107,7 +1111,7 @@ impl<S: InFlightStore> Client<S> {
     }
 
     /// The server broke the protocol: tell it why (5.0), close, and reconnect.
-    fn violation(&mut self, now: u64, violation: ProtocolViolation) {
+    fn violation(&mut self, now: Instant, violation: ProtocolViolation) {
         let reason_code = violation.reason_code();
         self.events.push_back(Event::ProtocolError {
             reason_code,
@@ -1131,7 +1135,7 @@ impl<S: InFlightStore> Client<S> {
     /// next attempt.
     fn connection_ended(
         &mut self,
-        now: u64,
+        now: Instant,
         by: DisconnectedBy,
         reason_code: ReasonCode,
         properties: Properties,
@@ -1151,7 +1155,7 @@ impl<S: InFlightStore> Client<S> {
         self.timers.stop_all();
         self.inbound_aliases.clear();
         self.outbound_aliases.clear();
-        self.keep_alive_ms = 0;
+        self.keep_alive = Duration::ZERO;
         // Requests not acknowledged go first in the queue, in the order they were sent.
         while let Some((_, request)) = self.requests.pop() {
             self.requeue(match request {
@@ -1162,7 +1166,7 @@ impl<S: InFlightStore> Client<S> {
         self.state = State::Idle;
     }
 
-    fn schedule_reconnect(&mut self, now: u64) {
+    fn schedule_reconnect(&mut self, now: Instant) {
         let Some(backoff) = &mut self.backoff else {
             return self.stop();
         };
