@@ -2,6 +2,7 @@
 //! touches a socket, a clock or a random source. See [`Client`] for the drive loop.
 
 mod backoff;
+mod connection;
 mod dispatch;
 mod event;
 mod options;
@@ -23,7 +24,7 @@ use std::num::{NonZeroU16, NonZeroU32};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 
-use crate::decoder::{Decoder, MAX_PACKET_SIZE};
+use crate::decoder::MAX_PACKET_SIZE;
 use crate::error::DecodeError;
 use crate::packet::{
     Ack, Auth, Body, ConnAck, Connect, Disconnect, Packet, PingReq, Publish, SubAck, Subscribe,
@@ -35,7 +36,7 @@ use crate::time::{Duration, Instant};
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{PacketId, PacketType, ProtocolVersion, QoS};
 use backoff::Backoff;
-use tables::{InboundAliases, OutboundAliases, PacketIdSet};
+use connection::{Connection, Request, Session};
 use timer::{Timer, TimerTable};
 
 /// An MQTT client as a state machine. The caller owns the transport and the clock.
@@ -80,10 +81,16 @@ use timer::{Timer, TimerTable};
 pub struct Client<S: InFlightStore = MemoryStore> {
     options: ClientOptions,
     state: State,
-    decoder: Decoder,
+    /// The open connection: `Some` exactly while awaiting CONNACK or connected. Dropping
+    /// it forgets everything that lives only as long as one connection.
+    conn: Option<Connection>,
+    /// The session's state on the client's side, replaced when the server has none.
+    session: Session,
+    /// Bytes for the driver to send.
     out: BytesMut,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
+    /// The reconnect deadline; a connection's own timers are in [`Connection`].
     timers: TimerTable,
     backoff: Option<Backoff>,
     store: S,
@@ -91,19 +98,12 @@ pub struct Client<S: InFlightStore = MemoryStore> {
     queue: VecDeque<Command>,
     /// Their encoded size, which [`ClientOptions::max_queued_bytes`] bounds.
     queued_bytes: usize,
-    /// SUBSCRIBE and UNSUBSCRIBE sent and not acknowledged, in the order sent.
-    requests: Vec<(PacketId, Request)>,
-    /// Inbound QoS 2 messages delivered and not released (PUBREL) yet.
-    inbound_qos2: PacketIdSet,
     /// Granted subscriptions, for resubscribing; with their subscription identifier.
     subscriptions: Vec<(Subscription, Option<NonZeroU32>)>,
     next_id: PacketId,
     next_handle: u64,
+    /// The server's limits from the last CONNACK.
     server: ServerLimits,
-    inbound_aliases: InboundAliases,
-    outbound_aliases: OutboundAliases,
-    keep_alive: Duration,
-    last_sent: Instant,
     connected_before: bool,
     network_paused: bool,
 }
@@ -166,18 +166,6 @@ enum Command {
     },
 }
 
-#[derive(Debug)]
-enum Request {
-    Subscribe {
-        handle: Option<Handle>,
-        packet: Subscribe,
-    },
-    Unsubscribe {
-        handle: Handle,
-        packet: Unsubscribe,
-    },
-}
-
 impl Client<MemoryStore> {
     /// A client with an in-memory store of in-flight messages.
     pub fn new(options: ClientOptions) -> Client<MemoryStore> {
@@ -190,7 +178,6 @@ impl<S: InFlightStore> Client<S> {
     /// (from an earlier run) are sent again after the first CONNACK that resumes a session,
     /// or as new publishes without one.
     pub fn with_store(options: ClientOptions, store: S) -> Client<S> {
-        let decoder = Decoder::new(options.version).with_max_packet_size(options.max_packet_size);
         let backoff = options.reconnect.clone().map(Backoff::new);
         // New handles follow those of messages restored from a persistent store.
         let next_handle = store
@@ -201,9 +188,10 @@ impl<S: InFlightStore> Client<S> {
             .max()
             .unwrap_or(0);
         Client {
-            decoder,
             backoff,
             state: State::Idle,
+            conn: None,
+            session: Session::default(),
             out: BytesMut::new(),
             events: VecDeque::new(),
             actions: VecDeque::new(),
@@ -211,16 +199,10 @@ impl<S: InFlightStore> Client<S> {
             store,
             queue: VecDeque::new(),
             queued_bytes: 0,
-            requests: Vec::new(),
-            inbound_qos2: PacketIdSet::default(),
             subscriptions: Vec::new(),
             next_id: PacketId::MIN,
             next_handle,
             server: ServerLimits::default(),
-            inbound_aliases: InboundAliases::default(),
-            outbound_aliases: OutboundAliases::default(),
-            keep_alive: Duration::ZERO,
-            last_sent: Instant::ORIGIN,
             connected_before: false,
             network_paused: false,
             options,
@@ -235,7 +217,7 @@ impl<S: InFlightStore> Client<S> {
         if self.state != State::Idle {
             return Err(ClientError::AlreadyStarted);
         }
-        self.last_sent = now;
+        let _ = now; // a connection's clock starts when it opens
         self.open();
         Ok(())
     }
@@ -394,7 +376,6 @@ impl<S: InFlightStore> Client<S> {
             return;
         }
         let version = self.options.version;
-        self.decoder = Decoder::new(version).with_max_packet_size(self.options.max_packet_size);
         self.out.clear();
         let mut connect = Connect::new(version, self.options.client_id.clone());
         // A reconnect resumes the session the first connection made (5.0); on 3.1.1 the
@@ -427,26 +408,28 @@ impl<S: InFlightStore> Client<S> {
             connect.properties = properties;
         }
         self.state = State::AwaitingConnAck;
-        self.timers
+        let mut conn = Connection::new(&self.options, now);
+        conn.timers
             .set(Timer::ConnAck, now + self.options.connect_timeout);
+        self.conn = Some(conn);
         self.send(now, &connect);
     }
 
     /// Bytes arrived on the connection (copied into the engine's buffer).
     pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
-        if !matches!(self.state, State::AwaitingConnAck | State::Connected) {
+        let Some(conn) = &mut self.conn else {
             return;
-        }
-        self.decoder.extend(bytes);
+        };
+        conn.decoder.extend(bytes);
         self.drain_decoder(now);
     }
 
     /// Bytes arrived as a `Bytes` (a WebSocket message, say): decoded without copying.
     pub fn handle_bytes_owned(&mut self, now: Instant, bytes: Bytes) {
-        if !matches!(self.state, State::AwaitingConnAck | State::Connected) {
+        let Some(conn) = &mut self.conn else {
             return;
-        }
-        self.decoder.extend_bytes(bytes);
+        };
+        conn.decoder.extend_bytes(bytes);
         self.drain_decoder(now);
     }
 
@@ -467,7 +450,11 @@ impl<S: InFlightStore> Client<S> {
 
     /// Time passed: runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(timer) = self.timers.expired(now) {
+        loop {
+            let expired = self.conn.as_mut().and_then(|c| c.timers.expired(now));
+            let Some(timer) = expired.or_else(|| self.timers.expired(now)) else {
+                return;
+            };
             match timer {
                 Timer::ConnAck if self.state == State::AwaitingConnAck => {
                     self.violation(
@@ -475,17 +462,22 @@ impl<S: InFlightStore> Client<S> {
                         ProtocolViolation::ConnAckTimeout(self.options.connect_timeout),
                     );
                 }
-                Timer::KeepAlive
-                    if self.state == State::Connected && !self.keep_alive.is_zero() =>
-                {
-                    let due = self.last_sent + self.keep_alive;
-                    if now >= due {
-                        self.send(now, &PingReq);
-                        if self.timers.get(Timer::PingResp).is_none() {
-                            self.timers.set(Timer::PingResp, now + self.ping_timeout());
-                        }
-                    } else {
-                        self.timers.set(Timer::KeepAlive, due);
+                Timer::KeepAlive if self.state == State::Connected => {
+                    let Some(conn) = &mut self.conn else { continue };
+                    if conn.keep_alive.is_zero() {
+                        continue;
+                    }
+                    let due = conn.last_sent + conn.keep_alive;
+                    if now < due {
+                        conn.timers.set(Timer::KeepAlive, due);
+                        continue;
+                    }
+                    let ping_timeout = self.ping_timeout();
+                    self.send(now, &PingReq);
+                    if let Some(conn) = &mut self.conn
+                        && conn.timers.get(Timer::PingResp).is_none()
+                    {
+                        conn.timers.set(Timer::PingResp, now + ping_timeout);
                     }
                 }
                 Timer::PingResp if self.state == State::Connected => {
@@ -525,7 +517,11 @@ impl<S: InFlightStore> Client<S> {
     /// clock; `None` when no timer runs.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        let conn = self.conn.as_ref().and_then(|c| c.timers.next());
+        match (conn, self.timers.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     // ---- state ----
@@ -579,9 +575,10 @@ impl<S: InFlightStore> Client<S> {
     }
 
     fn ping_timeout(&self) -> Duration {
+        let keep_alive = self.conn.as_ref().map_or(Duration::ZERO, |c| c.keep_alive);
         self.options
             .ping_timeout
-            .unwrap_or((self.keep_alive / 2).max(Duration::from_secs(1)))
+            .unwrap_or((keep_alive / 2).max(Duration::from_secs(1)))
     }
 
     fn open(&mut self) {
@@ -686,15 +683,13 @@ impl<S: InFlightStore> Client<S> {
                     let Some(id) = id else { continue };
                     packet.packet_id = id;
                     self.send(now, &packet);
-                    self.requests
-                        .push((id, Request::Subscribe { handle, packet }));
+                    self.push_request(id, Request::Subscribe { handle, packet });
                 }
                 Command::Unsubscribe { handle, mut packet } => {
                     let Some(id) = id else { continue };
                     packet.packet_id = id;
                     self.send(now, &packet);
-                    self.requests
-                        .push((id, Request::Unsubscribe { handle, packet }));
+                    self.push_request(id, Request::Unsubscribe { handle, packet });
                 }
             }
         }
@@ -746,29 +741,39 @@ impl<S: InFlightStore> Client<S> {
             self.send(now, publish);
             return;
         }
+        let Some(aliases) = self.conn.as_mut().map(|c| &mut c.outbound_aliases) else {
+            return self.send(now, publish);
+        };
         let mut aliased = publish.clone();
-        if let Some(alias) = self.outbound_aliases.get(&publish.topic) {
+        if let Some(alias) = aliases.get(&publish.topic) {
             aliased.topic = TopicName::from_alias_placeholder();
             aliased.properties.push(Property::TopicAlias(alias));
         } else if let Some(alias) =
-            NonZeroU16::new(self.outbound_aliases.len() as u16 + 1).filter(|a| a.get() <= max)
+            NonZeroU16::new(aliases.len() as u16 + 1).filter(|a| a.get() <= max)
         {
-            self.outbound_aliases.insert(publish.topic.clone(), alias);
+            aliases.insert(publish.topic.clone(), alias);
             aliased.properties.push(Property::TopicAlias(alias));
         }
         self.send(now, &aliased);
     }
 
     fn take_request(&mut self, id: PacketId) -> Option<Request> {
-        let i = self.requests.iter().position(|(r, _)| *r == id)?;
-        Some(self.requests.remove(i).1)
+        self.conn.as_mut()?.take_request(id)
+    }
+
+    fn push_request(&mut self, id: PacketId, request: Request) {
+        if let Some(conn) = &mut self.conn {
+            conn.requests.push((id, request));
+        }
     }
 
     fn allocate_id(&mut self) -> Option<PacketId> {
         for _ in 0..u16::MAX {
             let id = self.next_id;
             self.next_id = id.next();
-            if self.store.get(id).is_none() && !self.requests.iter().any(|(r, _)| *r == id) {
+            if self.store.get(id).is_none()
+                && !self.conn.as_ref().is_some_and(|c| c.has_request(id))
+            {
                 return Some(id);
             }
         }
@@ -779,17 +784,19 @@ impl<S: InFlightStore> Client<S> {
     /// Typed rather than a [`Packet`], so that a client binary holds the encoders of the
     /// packets clients send and not those only servers send.
     fn send<P: Body>(&mut self, now: Instant, packet: &P) {
-        if encode(packet, self.options.version, &mut self.out).is_ok() {
-            self.last_sent = now;
-            if self.state == State::Connected && !self.keep_alive.is_zero() {
-                self.timers.set(Timer::KeepAlive, now + self.keep_alive);
+        if encode(packet, self.options.version, &mut self.out).is_ok()
+            && let Some(conn) = &mut self.conn
+        {
+            conn.last_sent = now;
+            if self.state == State::Connected && !conn.keep_alive.is_zero() {
+                conn.timers.set(Timer::KeepAlive, now + conn.keep_alive);
             }
         }
     }
 
     fn drain_decoder(&mut self, now: Instant) {
-        while matches!(self.state, State::AwaitingConnAck | State::Connected) {
-            match self.decoder.decode_from_server() {
+        while let Some(conn) = &mut self.conn {
+            match conn.decoder.decode_from_server() {
                 Ok(Some(packet)) => self.handle_packet(now, packet),
                 Ok(None) => return,
                 Err(DecodeError::NotFromServer(packet_type)) => {
@@ -821,7 +828,11 @@ impl<S: InFlightStore> Client<S> {
             Packet::PubComp(ack) if connected => self.on_pubcomp(now, ack),
             Packet::SubAck(ack) if connected => self.on_suback(now, ack),
             Packet::UnsubAck(ack) if connected => self.on_unsuback(now, ack),
-            Packet::PingResp if connected => self.timers.stop(Timer::PingResp),
+            Packet::PingResp if connected => {
+                if let Some(conn) = &mut self.conn {
+                    conn.timers.stop(Timer::PingResp);
+                }
+            }
             other => self.violation(
                 now,
                 ProtocolViolation::UnexpectedPacket(other.packet_type()),
@@ -830,7 +841,9 @@ impl<S: InFlightStore> Client<S> {
     }
 
     fn on_connack(&mut self, now: Instant, ack: ConnAck) {
-        self.timers.stop(Timer::ConnAck);
+        if let Some(conn) = &mut self.conn {
+            conn.timers.stop(Timer::ConnAck);
+        }
         if ack.reason_code.is_error() {
             self.actions.push_back(Action::Close);
             return self.connection_ended(
@@ -859,10 +872,12 @@ impl<S: InFlightStore> Client<S> {
             self.options.client_id = id;
         }
         let keep_alive = p.server_keep_alive().unwrap_or(self.options.keep_alive);
-        self.keep_alive = Duration::from_secs(u64::from(keep_alive));
-        if !self.keep_alive.is_zero() {
-            self.timers
-                .set(Timer::KeepAlive, self.last_sent + self.keep_alive);
+        if let Some(conn) = &mut self.conn {
+            conn.keep_alive = Duration::from_secs(u64::from(keep_alive));
+            if !conn.keep_alive.is_zero() {
+                conn.timers
+                    .set(Timer::KeepAlive, conn.last_sent + conn.keep_alive);
+            }
         }
         self.events.push_back(Event::Connected {
             session_present: ack.session_present,
@@ -875,7 +890,7 @@ impl<S: InFlightStore> Client<S> {
     /// After CONNACK: send in-flight messages again [MQTT-4.4.0-1], or handle their loss.
     fn restore_session(&mut self, now: Instant, session_present: bool) {
         if !session_present {
-            self.inbound_qos2.clear();
+            self.session = Session::default();
         }
         for id in self.store.ids() {
             let Some(entry) = self.store.get(id).cloned() else {
@@ -942,8 +957,11 @@ impl<S: InFlightStore> Client<S> {
                     },
                 );
             }
+            let Some(aliases) = self.conn.as_mut().map(|c| &mut c.inbound_aliases) else {
+                return;
+            };
             if publish.topic.is_empty() {
-                match self.inbound_aliases.get(alias) {
+                match aliases.get(alias) {
                     Some(topic) => publish.topic = topic.clone(),
                     None => {
                         return self
@@ -951,7 +969,7 @@ impl<S: InFlightStore> Client<S> {
                     }
                 }
             } else {
-                self.inbound_aliases.insert(alias, publish.topic.clone());
+                aliases.insert(alias, publish.topic.clone());
             }
         }
         match (publish.qos, publish.packet_id) {
@@ -960,14 +978,15 @@ impl<S: InFlightStore> Client<S> {
                 self.send(now, &(PacketType::PubAck, &Ack::new(id)));
             }
             (QoS::ExactlyOnce, Some(id)) => {
-                if !self.inbound_qos2.contains(id) {
-                    if self.inbound_qos2.len() >= usize::from(self.options.receive_maximum) {
+                if !self.session.inbound_qos2.contains(id) {
+                    if self.session.inbound_qos2.len() >= usize::from(self.options.receive_maximum)
+                    {
                         return self.violation(
                             now,
                             ProtocolViolation::ReceiveMaximumExceeded(self.options.receive_maximum),
                         );
                     }
-                    self.inbound_qos2.insert(id);
+                    self.session.inbound_qos2.insert(id);
                     self.events.push_back(Event::Message(publish));
                 }
                 self.send(now, &(PacketType::PubRec, &Ack::new(id)));
@@ -1017,7 +1036,9 @@ impl<S: InFlightStore> Client<S> {
 
     fn on_pubrel(&mut self, now: Instant, ack: Ack) {
         let mut comp = Ack::new(ack.packet_id);
-        if !self.inbound_qos2.remove(ack.packet_id) && self.options.version == ProtocolVersion::V5 {
+        if !self.session.inbound_qos2.remove(ack.packet_id)
+            && self.options.version == ProtocolVersion::V5
+        {
             comp.reason_code = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
         }
         self.send(now, &(PacketType::PubComp, &comp));
@@ -1149,21 +1170,21 @@ impl<S: InFlightStore> Client<S> {
         self.schedule_reconnect(now);
     }
 
-    /// Forgets everything that lives only as long as one connection.
+    /// Drops the connection, and with it everything that lives only as long as one; what
+    /// it had not sent yet is dropped too.
     fn reset_connection(&mut self) {
         self.out.clear();
-        self.timers.stop_all();
-        self.inbound_aliases.clear();
-        self.outbound_aliases.clear();
-        self.keep_alive = Duration::ZERO;
+        self.state = State::Idle;
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
         // Requests not acknowledged go first in the queue, in the order they were sent.
-        while let Some((_, request)) = self.requests.pop() {
+        for (_, request) in conn.requests.into_iter().rev() {
             self.requeue(match request {
                 Request::Subscribe { handle, packet } => Command::Subscribe { handle, packet },
                 Request::Unsubscribe { handle, packet } => Command::Unsubscribe { handle, packet },
             });
         }
-        self.state = State::Idle;
     }
 
     fn schedule_reconnect(&mut self, now: Instant) {
