@@ -2,10 +2,9 @@
 //! closed, after a DISCONNECT carrying [`DecodeError::reason_code`] on MQTT 5.0. An
 //! [`EncodeError`] is the caller's fault: the packet cannot be put on the wire as built.
 
-use crate::property::PropertyId;
 use crate::reason::ReasonCode;
 use crate::topic::TopicError;
-use crate::types::PacketType;
+use crate::types::{PacketType, PropertyId};
 
 /// Input from the peer broke a rule of the protocol. Each message starts with the id of
 /// the normative statement it breaks where the spec has one. After a decode error the

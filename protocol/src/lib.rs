@@ -49,8 +49,8 @@ pub use packet::{
     Ack, Auth, ConnAck, Connect, Disconnect, FixedHeader, Packet, Publish, RetainHandling, SubAck,
     Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
 };
-pub use property::{MAX_PROPERTIES, Properties, Property, PropertyId};
+pub use property::{MAX_PROPERTIES, Properties, Property};
 pub use reason::ReasonCode;
 pub use time::{Duration, Instant};
 pub use topic::{TopicError, TopicFilter, TopicName};
-pub use types::{PacketId, PacketType, ProtocolVersion, QoS};
+pub use types::{PacketId, PacketType, PropertyId, ProtocolVersion, QoS};
