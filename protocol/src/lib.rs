@@ -31,6 +31,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod message;
+
 pub mod client;
 mod codec;
 mod decoder;

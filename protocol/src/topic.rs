@@ -43,38 +43,40 @@ pub const MAX_TOPIC_LEN: usize = 65_535;
 /// From a peer's packet it means a malformed packet, or in MQTT 5 the reason code 0x90 Topic
 /// Name invalid (PUBLISH) or 0x8F Topic Filter invalid (SUBSCRIBE). From a caller it is misuse:
 /// fix the string; nothing was sent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TopicError {
     /// The string is empty; a topic name or filter is at least one character long.
-    #[error("topic is empty [MQTT-4.7.3-1]")]
     Empty,
     /// The string is longer than [`MAX_TOPIC_LEN`] bytes.
-    #[error("topic is {len} bytes, over the limit of 65,535 [MQTT-4.7.3-3]")]
     TooLong {
         /// The length of the rejected string in bytes.
         len: usize,
     },
     /// The string contains the null character U+0000.
-    #[error("topic contains the null character U+0000 [MQTT-4.7.3-2]")]
     NullCharacter,
     /// A topic name contains `+` or `#`, which only a topic filter may hold.
-    #[error("topic name contains a wildcard character `+` or `#` [MQTT-3.3.2-2] [MQTT-4.7.0-1]")]
     WildcardInName,
     /// A filter has `#` somewhere other than alone in its last level, as in `a/#/b` or `a#`.
-    #[error("`#` must stand alone in the last level of a topic filter [MQTT-4.7.1-1]")]
     MultiLevelWildcardNotLast,
     /// A filter has `+` that does not fill a whole level, as in `a+/b`.
-    #[error("`+` must occupy a whole level of a topic filter [MQTT-4.7.1-2]")]
     SingleLevelWildcardNotAlone,
     /// A `$share/` filter whose share name is empty or holds `+` or `#`, or that has no filter
     /// after the share name.
-    #[error(
-        "shared subscription needs `$share/{{name}}/{{filter}}` with a non-empty name free of \
-         `/`, `+` and `#` [MQTT-4.8.2-1] [MQTT-4.8.2-2]"
-    )]
     InvalidSharedSubscription,
 }
+
+error_table!(TopicError {
+    TopicError::Empty => "topic is empty [MQTT-4.7.3-1]";
+    TopicError::TooLong { len } => "topic is over the limit of 65,535 bytes [MQTT-4.7.3-3]", ": {} bytes", len;
+    TopicError::NullCharacter => "topic contains the null character U+0000 [MQTT-4.7.3-2]";
+    TopicError::WildcardInName => "topic name contains a wildcard character `+` or `#` [MQTT-3.3.2-2] [MQTT-4.7.0-1]";
+    TopicError::MultiLevelWildcardNotLast => "`#` must stand alone in the last level of a topic filter [MQTT-4.7.1-1]";
+    TopicError::SingleLevelWildcardNotAlone => "`+` must occupy a whole level of a topic filter [MQTT-4.7.1-2]";
+    TopicError::InvalidSharedSubscription => "shared subscription needs `$share/{name}/{filter}` with a non-empty name free of `/`, `+` and `#` [MQTT-4.8.2-1] [MQTT-4.8.2-2]";
+});
+
+impl std::error::Error for TopicError {}
 
 /// A validated topic name, the topic of a PUBLISH packet.
 ///
