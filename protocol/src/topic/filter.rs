@@ -7,11 +7,13 @@ use super::{TopicError, TopicName, check_common, matches};
 
 /// A validated topic filter, as sent in SUBSCRIBE and UNSUBSCRIBE.
 ///
-/// It is non-empty, at most [`MAX_TOPIC_LEN`](super::MAX_TOPIC_LEN) bytes and free of U+0000; `+` fills a whole level
+/// It is non-empty, at most [`MAX_TOPIC_LEN`] bytes and free of U+0000; `+` fills a whole level
 /// and `#` stands alone in the last one. A filter starting with `$share/` is an MQTT 5 shared
 /// subscription, `$share/{ShareName}/{filter}`: the share name is non-empty and free of `/`, `+`
 /// and `#`, and the filter after it obeys the same rules as any filter and is what matching
 /// uses. (MQTT 3.1.1 gives `$share/` no meaning, but this type always reads it as a share.)
+///
+/// [`MAX_TOPIC_LEN`]: super::MAX_TOPIC_LEN
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicFilter(ByteString);
 

@@ -6,8 +6,11 @@
 /// `a/#` matches `a`, `a/b` and `a/b/c`. Empty levels are levels: `a/+` matches `a/` and `+/+`
 /// matches `/x`. A filter whose first level is a wildcard does not match a topic starting with
 /// `$` [MQTT-4.7.2-1]. An empty filter or topic matches nothing. `$share/` is not interpreted
-/// here: for a shared subscription pass [`TopicFilter::filter_without_share`](super::TopicFilter::filter_without_share), or use
-/// [`TopicFilter::matches`](super::TopicFilter::matches).
+/// here: for a shared subscription pass [`TopicFilter::filter_without_share`], or use
+/// [`TopicFilter::matches`].
+///
+/// [`TopicFilter::filter_without_share`]: super::TopicFilter::filter_without_share
+/// [`TopicFilter::matches`]: super::TopicFilter::matches
 pub fn matches(filter: &str, topic: &str) -> bool {
     if filter.is_empty() || topic.is_empty() {
         return false;

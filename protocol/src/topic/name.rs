@@ -6,9 +6,11 @@ use super::{TopicError, check_common};
 
 /// A validated topic name, the topic of a PUBLISH packet.
 ///
-/// It is non-empty, at most [`MAX_TOPIC_LEN`](super::MAX_TOPIC_LEN) bytes, free of U+0000 and of the wildcards `+` and
+/// It is non-empty, at most [`MAX_TOPIC_LEN`] bytes, free of U+0000 and of the wildcards `+` and
 /// `#`. Names starting with `$` (such as `$SYS/...`) are legal here; a broker may refuse them.
 /// The one exception to "non-empty" is [`TopicName::from_alias_placeholder`].
+///
+/// [`MAX_TOPIC_LEN`]: super::MAX_TOPIC_LEN
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicName(ByteString);
 
