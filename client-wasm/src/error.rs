@@ -8,7 +8,7 @@
 
 use js_sys::{Error, Reflect};
 use mqttwire::client::{ClientError, ProtocolViolation, PublishError};
-use mqttwire::{EncodeError, ReasonCode, TopicError};
+use mqttwire::{EncodeError, Instant, ReasonCode, TopicError};
 use wasm_bindgen::JsValue;
 
 /// An `Error` with `message`, `code` and, if given, `reasonCode`.
@@ -195,7 +195,9 @@ pub(crate) fn protocol_error(violation: &ProtocolViolation, reason_code: ReasonC
         ProtocolViolation::UnknownTopicAlias(alias) => detailed(m, &[&decimal(*alias)]),
         ProtocolViolation::ReceiveMaximumExceeded(max) => concat(&[m, " of ", &decimal(*max)]),
         ProtocolViolation::ConnAckTimeout(d) | ProtocolViolation::PingTimeout(d) => {
-            detailed(m, &["within ", &decimal(d.as_millis() as u64), " ms"])
+            // Through Instant: its whole milliseconds need no u128 arithmetic.
+            let ms = (Instant::ORIGIN + *d).as_millis();
+            detailed(m, &["within ", &decimal(ms), " ms"])
         }
         _ => m.into(),
     };

@@ -11,7 +11,6 @@ use crate::types::PacketId;
 use super::event::Handle;
 use super::options::ClientOptions;
 use super::tables::{InboundAliases, OutboundAliases, PacketIdSet};
-use super::timer::TimerTable;
 
 /// Everything that lives as long as one connection: ending the connection drops it, and
 /// the next one starts from [`Connection::new`].
@@ -19,8 +18,6 @@ use super::timer::TimerTable;
 pub(super) struct Connection {
     /// Decodes what the server sends on this connection.
     pub(super) decoder: Decoder,
-    /// The CONNACK, keep alive and PINGRESP deadlines.
-    pub(super) timers: TimerTable,
     /// The keep alive in force (the server's, or ours); zero before CONNACK and when off.
     pub(super) keep_alive: Duration,
     /// When the last packet was written.
@@ -39,7 +36,6 @@ impl Connection {
     pub(super) fn new(options: &ClientOptions, now: Instant) -> Connection {
         Connection {
             decoder: Decoder::new(options.version).with_max_packet_size(options.max_packet_size),
-            timers: TimerTable::default(),
             keep_alive: Duration::ZERO,
             last_sent: now,
             inbound_aliases: InboundAliases::default(),

@@ -32,7 +32,7 @@ use crate::packet::{
 };
 use crate::property::{Properties, Property};
 use crate::reason::ReasonCode;
-use crate::time::{Duration, Instant};
+use crate::time::{Duration, Instant, millis};
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{PacketId, PacketType, ProtocolVersion, QoS};
 use backoff::Backoff;
@@ -90,7 +90,8 @@ pub struct Client<S: InFlightStore = MemoryStore> {
     out: BytesMut,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
-    /// The reconnect deadline; a connection's own timers are in [`Connection`].
+    /// Every deadline: the connection's (CONNACK, keep alive, PINGRESP), stopped with it,
+    /// and the reconnect.
     timers: TimerTable,
     backoff: Option<Backoff>,
     store: S,
@@ -408,10 +409,9 @@ impl<S: InFlightStore> Client<S> {
             connect.properties = properties;
         }
         self.state = State::AwaitingConnAck;
-        let mut conn = Connection::new(&self.options, now);
-        conn.timers
+        self.conn = Some(Connection::new(&self.options, now));
+        self.timers
             .set(Timer::ConnAck, now + self.options.connect_timeout);
-        self.conn = Some(conn);
         self.send(now, &connect);
     }
 
@@ -450,11 +450,7 @@ impl<S: InFlightStore> Client<S> {
 
     /// Time passed: runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        loop {
-            let expired = self.conn.as_mut().and_then(|c| c.timers.expired(now));
-            let Some(timer) = expired.or_else(|| self.timers.expired(now)) else {
-                return;
-            };
+        while let Some(timer) = self.timers.expired(now) {
             match timer {
                 Timer::ConnAck if self.state == State::AwaitingConnAck => {
                     self.violation(
@@ -469,15 +465,12 @@ impl<S: InFlightStore> Client<S> {
                     }
                     let due = conn.last_sent + conn.keep_alive;
                     if now < due {
-                        conn.timers.set(Timer::KeepAlive, due);
+                        self.timers.set(Timer::KeepAlive, due);
                         continue;
                     }
-                    let ping_timeout = self.ping_timeout();
                     self.send(now, &PingReq);
-                    if let Some(conn) = &mut self.conn
-                        && conn.timers.get(Timer::PingResp).is_none()
-                    {
-                        conn.timers.set(Timer::PingResp, now + ping_timeout);
+                    if self.timers.get(Timer::PingResp).is_none() {
+                        self.timers.set(Timer::PingResp, now + self.ping_timeout());
                     }
                 }
                 Timer::PingResp if self.state == State::Connected => {
@@ -517,11 +510,7 @@ impl<S: InFlightStore> Client<S> {
     /// clock; `None` when no timer runs.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let conn = self.conn.as_ref().and_then(|c| c.timers.next());
-        match (conn, self.timers.next()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.timers.next()
     }
 
     // ---- state ----
@@ -575,10 +564,10 @@ impl<S: InFlightStore> Client<S> {
     }
 
     fn ping_timeout(&self) -> Duration {
-        let keep_alive = self.conn.as_ref().map_or(Duration::ZERO, |c| c.keep_alive);
+        let keep_alive = self.conn.as_ref().map_or(0, |c| millis(c.keep_alive));
         self.options
             .ping_timeout
-            .unwrap_or((keep_alive / 2).max(Duration::from_secs(1)))
+            .unwrap_or(Duration::from_millis((keep_alive / 2).max(1_000)))
     }
 
     fn open(&mut self) {
@@ -789,7 +778,7 @@ impl<S: InFlightStore> Client<S> {
         {
             conn.last_sent = now;
             if self.state == State::Connected && !conn.keep_alive.is_zero() {
-                conn.timers.set(Timer::KeepAlive, now + conn.keep_alive);
+                self.timers.set(Timer::KeepAlive, now + conn.keep_alive);
             }
         }
     }
@@ -828,11 +817,7 @@ impl<S: InFlightStore> Client<S> {
             Packet::PubComp(ack) if connected => self.on_pubcomp(now, ack),
             Packet::SubAck(ack) if connected => self.on_suback(now, ack),
             Packet::UnsubAck(ack) if connected => self.on_unsuback(now, ack),
-            Packet::PingResp if connected => {
-                if let Some(conn) = &mut self.conn {
-                    conn.timers.stop(Timer::PingResp);
-                }
-            }
+            Packet::PingResp if connected => self.timers.stop(Timer::PingResp),
             other => self.violation(
                 now,
                 ProtocolViolation::UnexpectedPacket(other.packet_type()),
@@ -841,9 +826,7 @@ impl<S: InFlightStore> Client<S> {
     }
 
     fn on_connack(&mut self, now: Instant, ack: ConnAck) {
-        if let Some(conn) = &mut self.conn {
-            conn.timers.stop(Timer::ConnAck);
-        }
+        self.timers.stop(Timer::ConnAck);
         if ack.reason_code.is_error() {
             self.actions.push_back(Action::Close);
             return self.connection_ended(
@@ -875,7 +858,7 @@ impl<S: InFlightStore> Client<S> {
         if let Some(conn) = &mut self.conn {
             conn.keep_alive = Duration::from_secs(u64::from(keep_alive));
             if !conn.keep_alive.is_zero() {
-                conn.timers
+                self.timers
                     .set(Timer::KeepAlive, conn.last_sent + conn.keep_alive);
             }
         }
@@ -1171,9 +1154,11 @@ impl<S: InFlightStore> Client<S> {
     }
 
     /// Drops the connection, and with it everything that lives only as long as one; what
-    /// it had not sent yet is dropped too.
+    /// it had not sent yet and its timers go too (the two outputs the client keeps for the
+    /// driver).
     fn reset_connection(&mut self) {
         self.out.clear();
+        self.timers.stop_all();
         self.state = State::Idle;
         let Some(conn) = self.conn.take() else {
             return;

@@ -1,7 +1,5 @@
-//! The engine's timers, in tables keyed by one enum: a connection's (CONNACK, keep alive,
-//! PINGRESP) go with the connection and are dropped with it, the client's (reconnect)
-//! stays. The next wake-up is the earliest deadline of both; a call to `handle_timeout`
-//! before any deadline does nothing.
+//! The engine's timers in one table keyed by an enum. The next wake-up is the earliest
+//! deadline; a call to `handle_timeout` before any deadline does nothing.
 
 use crate::time::Instant;
 
