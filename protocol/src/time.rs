@@ -47,6 +47,12 @@ impl Instant {
         Duration::from_millis(self.0.saturating_sub(earlier.0))
     }
 
+    /// `ms` milliseconds later, saturating: the engine's own arithmetic, which counts in
+    /// milliseconds.
+    pub(crate) const fn add_millis(self, ms: u64) -> Instant {
+        Instant(self.0.saturating_add(ms))
+    }
+
     /// `self + duration`, or `None` past the end of the clock.
     pub const fn checked_add(self, duration: Duration) -> Option<Instant> {
         match self.0.checked_add(millis(duration)) {

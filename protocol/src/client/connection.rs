@@ -5,7 +5,7 @@
 
 use crate::decoder::Decoder;
 use crate::packet::{Subscribe, Unsubscribe};
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use crate::types::PacketId;
 
 use super::event::Handle;
@@ -18,8 +18,9 @@ use super::tables::{InboundAliases, OutboundAliases, PacketIdSet};
 pub(super) struct Connection {
     /// Decodes what the server sends on this connection.
     pub(super) decoder: Decoder,
-    /// The keep alive in force (the server's, or ours); zero before CONNACK and when off.
-    pub(super) keep_alive: Duration,
+    /// The keep alive in force (the server's, or ours) in milliseconds; zero before
+    /// CONNACK and when off.
+    pub(super) keep_alive_ms: u64,
     /// When the last packet was written.
     pub(super) last_sent: Instant,
     /// Topic aliases the server set.
@@ -36,7 +37,7 @@ impl Connection {
     pub(super) fn new(options: &ClientOptions, now: Instant) -> Connection {
         Connection {
             decoder: Decoder::new(options.version).with_max_packet_size(options.max_packet_size),
-            keep_alive: Duration::ZERO,
+            keep_alive_ms: 0,
             last_sent: now,
             inbound_aliases: InboundAliases::default(),
             outbound_aliases: OutboundAliases::default(),

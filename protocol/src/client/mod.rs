@@ -460,21 +460,23 @@ impl<S: InFlightStore> Client<S> {
                 }
                 Timer::KeepAlive if self.state == State::Connected => {
                     let Some(conn) = &mut self.conn else { continue };
-                    if conn.keep_alive.is_zero() {
+                    if conn.keep_alive_ms == 0 {
                         continue;
                     }
-                    let due = conn.last_sent + conn.keep_alive;
+                    let due = conn.last_sent.add_millis(conn.keep_alive_ms);
                     if now < due {
                         self.timers.set(Timer::KeepAlive, due);
                         continue;
                     }
                     self.send(now, &PingReq);
                     if self.timers.get(Timer::PingResp).is_none() {
-                        self.timers.set(Timer::PingResp, now + self.ping_timeout());
+                        let at = now.add_millis(self.ping_timeout_ms());
+                        self.timers.set(Timer::PingResp, at);
                     }
                 }
                 Timer::PingResp if self.state == State::Connected => {
-                    self.violation(now, ProtocolViolation::PingTimeout(self.ping_timeout()));
+                    let timeout = Duration::from_millis(self.ping_timeout_ms());
+                    self.violation(now, ProtocolViolation::PingTimeout(timeout));
                 }
                 Timer::Reconnect
                     if self.state == State::WaitingReconnect && !self.network_paused =>
@@ -563,11 +565,11 @@ impl<S: InFlightStore> Client<S> {
         Handle(self.next_handle)
     }
 
-    fn ping_timeout(&self) -> Duration {
-        let keep_alive = self.conn.as_ref().map_or(0, |c| millis(c.keep_alive));
+    fn ping_timeout_ms(&self) -> u64 {
+        let keep_alive = self.conn.as_ref().map_or(0, |c| c.keep_alive_ms);
         self.options
             .ping_timeout
-            .unwrap_or(Duration::from_millis((keep_alive / 2).max(1_000)))
+            .map_or((keep_alive / 2).max(1_000), millis)
     }
 
     fn open(&mut self) {
@@ -777,8 +779,9 @@ impl<S: InFlightStore> Client<S> {
             && let Some(conn) = &mut self.conn
         {
             conn.last_sent = now;
-            if self.state == State::Connected && !conn.keep_alive.is_zero() {
-                self.timers.set(Timer::KeepAlive, now + conn.keep_alive);
+            if self.state == State::Connected && conn.keep_alive_ms > 0 {
+                self.timers
+                    .set(Timer::KeepAlive, now.add_millis(conn.keep_alive_ms));
             }
         }
     }
@@ -856,10 +859,12 @@ impl<S: InFlightStore> Client<S> {
         }
         let keep_alive = p.server_keep_alive().unwrap_or(self.options.keep_alive);
         if let Some(conn) = &mut self.conn {
-            conn.keep_alive = Duration::from_secs(u64::from(keep_alive));
-            if !conn.keep_alive.is_zero() {
-                self.timers
-                    .set(Timer::KeepAlive, conn.last_sent + conn.keep_alive);
+            conn.keep_alive_ms = u64::from(keep_alive) * 1_000;
+            if conn.keep_alive_ms > 0 {
+                self.timers.set(
+                    Timer::KeepAlive,
+                    conn.last_sent.add_millis(conn.keep_alive_ms),
+                );
             }
         }
         self.events.push_back(Event::Connected {
@@ -1179,7 +1184,7 @@ impl<S: InFlightStore> Client<S> {
         match backoff.next_delay() {
             Some(delay) => {
                 self.state = State::WaitingReconnect;
-                let at = now + delay;
+                let at = now.add_millis(delay);
                 if !self.network_paused {
                     self.timers.set(Timer::Reconnect, at);
                 }
