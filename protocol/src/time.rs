@@ -98,10 +98,14 @@ impl Sub for Instant {
 /// Whole milliseconds of `d`, saturating: the unit of [`Instant`], of the backoff jitter and
 /// of the engine's messages.
 pub(crate) const fn millis(d: Duration) -> u64 {
-    // Not `as_millis`: its u128 arithmetic costs the browser build a few hundred bytes.
-    d.as_secs()
-        .saturating_mul(1_000)
-        .saturating_add(d.subsec_millis() as u64)
+    // Neither `as_millis` nor `saturating_mul`: their 128-bit arithmetic costs the browser
+    // build a few hundred bytes.
+    let secs = d.as_secs();
+    if secs > u64::MAX / 1_000 {
+        u64::MAX
+    } else {
+        (secs * 1_000).saturating_add(d.subsec_millis() as u64)
+    }
 }
 
 #[cfg(test)]

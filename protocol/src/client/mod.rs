@@ -725,15 +725,15 @@ impl<S: InFlightStore> Client<S> {
     /// Writes a PUBLISH, replacing its topic by an alias where that is on and allowed.
     fn send_publish(&mut self, now: Instant, publish: &Publish) {
         let max = self.server.topic_alias_maximum;
-        if !self.options.outbound_topic_aliases
-            || max == 0
-            || publish.properties.topic_alias().is_some()
-        {
-            self.send(now, publish);
-            return;
-        }
-        let Some(aliases) = self.conn.as_mut().map(|c| &mut c.outbound_aliases) else {
-            return self.send(now, publish);
+        let aliases = match &mut self.conn {
+            Some(conn)
+                if self.options.outbound_topic_aliases
+                    && max > 0
+                    && publish.properties.topic_alias().is_none() =>
+            {
+                &mut conn.outbound_aliases
+            }
+            _ => return self.send(now, publish),
         };
         let mut aliased = publish.clone();
         if let Some(alias) = aliases.get(&publish.topic) {
@@ -1169,7 +1169,8 @@ impl<S: InFlightStore> Client<S> {
             return;
         };
         // Requests not acknowledged go first in the queue, in the order they were sent.
-        for (_, request) in conn.requests.into_iter().rev() {
+        let mut requests = conn.requests;
+        while let Some((_, request)) = requests.pop() {
             self.requeue(match request {
                 Request::Subscribe { handle, packet } => Command::Subscribe { handle, packet },
                 Request::Unsubscribe { handle, packet } => Command::Unsubscribe { handle, packet },
