@@ -11,8 +11,8 @@ use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use mqttwire::client::{ClientOptions, OfflineQos0, ReconnectOptions};
 use mqttwire::topic::TopicFilter;
 use mqttwire::{
-    Properties, Property, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, Subscription,
-    SubscriptionOptions, TopicName, Will,
+    Duration, Properties, Property, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling,
+    Subscription, SubscriptionOptions, TopicName, Will,
 };
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -195,6 +195,11 @@ fn number(v: &JsValue, name: &str, max: u32) -> Result<f64, JsValue> {
             &decimal(max),
         ]))),
     }
+}
+
+/// A whole number of milliseconds from [`number`] as a duration.
+fn millis(n: f64) -> Duration {
+    Duration::from_millis(n as u64)
 }
 
 pub(crate) fn boolean(v: &JsValue, name: &str) -> Result<bool, JsValue> {
@@ -556,14 +561,14 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
                     o.password = Some(payload(&value, name)?);
                 }
             }
-            "connectTimeout" => o.connect_timeout_ms = number(&value, name, 3_600_000)? as u64,
+            "connectTimeout" => o.connect_timeout = millis(number(&value, name, 3_600_000)?),
             "reconnectPeriod" => {
-                let period = number(&value, name, 3_600_000)? as u64;
-                if period == 0 {
+                let period = millis(number(&value, name, 3_600_000)?);
+                if period.is_zero() {
                     o.reconnect = None;
                 } else if let Some(r) = &mut o.reconnect {
-                    r.min_delay_ms = period;
-                    r.max_delay_ms = r.max_delay_ms.max(period);
+                    r.min_delay = period;
+                    r.max_delay = r.max_delay.max(period);
                 }
             }
             "reconnect" => {
@@ -572,8 +577,8 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
                     let x = get(&value, &k);
                     let n = concat(&["reconnect.", &k]);
                     match k.as_str() {
-                        "minDelay" => r.min_delay_ms = number(&x, &n, 3_600_000)? as u64,
-                        "maxDelay" => r.max_delay_ms = number(&x, &n, 3_600_000)? as u64,
+                        "minDelay" => r.min_delay = millis(number(&x, &n, 3_600_000)?),
+                        "maxDelay" => r.max_delay = millis(number(&x, &n, 3_600_000)?),
                         "maxAttempts" => r.max_attempts = Some(number(&x, &n, u32::MAX)? as u32),
                         _ => return Err(invalid(&concat(&["unknown option '", &n, "'"]))),
                     }

@@ -11,7 +11,7 @@ use std::rc::{Rc, Weak};
 use bytes::Bytes;
 use js_sys::{Array, Function, Promise};
 use mqttwire::client::{Action, Client, ClientOptions, DisconnectedBy, Event, Router, State};
-use mqttwire::{ProtocolVersion, ReasonCode};
+use mqttwire::{Instant, ProtocolVersion, ReasonCode};
 use wasm_bindgen::prelude::*;
 
 use crate::contract::{ErrorCode, EventName};
@@ -26,8 +26,8 @@ pub(crate) struct Inner {
     /// The protocol engine.
     pub(crate) engine: Client,
     socket: Option<Socket>,
-    /// The armed timer and when it is due, in the engine's milliseconds.
-    timer: Option<(Timer, u64)>,
+    /// The armed timer and when it is due, on the engine's clock.
+    timer: Option<(Timer, Instant)>,
     emit: Function,
     password_fn: Option<Function>,
     /// Promises of commands the engine has not completed.
@@ -473,7 +473,7 @@ fn accepts_subprotocol(protocol: &str) -> bool {
 /// due no later stays, since firing early is harmless (nothing is due, and it arms
 /// again), and re-arming after every message would cost a closure, a window timer and a
 /// worker listener each time.
-fn keeps_timer(armed_at: Option<u64>, due: u64) -> bool {
+fn keeps_timer(armed_at: Option<Instant>, due: Instant) -> bool {
     armed_at.is_some_and(|at| at <= due)
 }
 
@@ -520,10 +520,11 @@ mod tests {
 
     #[test]
     fn keeps_a_timer_due_no_later_than_the_deadline() {
-        assert!(keeps_timer(Some(100), 100));
-        assert!(keeps_timer(Some(100), 5_000));
-        assert!(!keeps_timer(Some(100), 99));
-        assert!(!keeps_timer(None, 100));
+        let ms = Instant::from_millis;
+        assert!(keeps_timer(Some(ms(100)), ms(100)));
+        assert!(keeps_timer(Some(ms(100)), ms(5_000)));
+        assert!(!keeps_timer(Some(ms(100)), ms(99)));
+        assert!(!keeps_timer(None, ms(100)));
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! Errors as JavaScript sees them: an `Error` with a stable `code` (and the MQTT
 //! `reasonCode` where there is one).
 //!
-//! Messages are built from static pieces and decimal numbers, never with `core::fmt`
-//! (`format!`, `to_string`, `Display`): formatting machinery and the protocol crate's
-//! `Display` texts would add several KB to the wasm.
+//! Messages are the protocol crate's formatting-free `message()` texts (the same table its
+//! `Display` comes from) with details appended as static pieces and decimal numbers, never
+//! with `core::fmt` (`format!`, `to_string`, `Display`): formatting machinery would add
+//! several KB to the wasm.
 
 use js_sys::{Error, Reflect};
 use mqttwire::client::{ClientError, ProtocolViolation, PublishError};
-use mqttwire::{EncodeError, ReasonCode, TopicError};
+use mqttwire::{EncodeError, Instant, ReasonCode, TopicError};
 use wasm_bindgen::JsValue;
 
 use crate::contract::ErrorCode;
@@ -73,213 +74,136 @@ pub(crate) fn reason_text(code: ReasonCode) -> String {
 
 /// What is wrong with a topic name or filter.
 pub(crate) fn topic_error(e: &TopicError) -> &'static str {
-    match e {
-        TopicError::Empty => "topic is empty [MQTT-4.7.3-1]",
-        TopicError::TooLong { .. } => "topic is over the limit of 65,535 bytes [MQTT-4.7.3-3]",
-        TopicError::NullCharacter => "topic contains the null character U+0000 [MQTT-4.7.3-2]",
-        TopicError::WildcardInName => {
-            "topic name contains a wildcard character `+` or `#` [MQTT-3.3.2-2] [MQTT-4.7.0-1]"
-        }
-        TopicError::MultiLevelWildcardNotLast => {
-            "`#` must stand alone in the last level of a topic filter [MQTT-4.7.1-1]"
-        }
-        TopicError::SingleLevelWildcardNotAlone => {
-            "`+` must occupy a whole level of a topic filter [MQTT-4.7.1-2]"
-        }
-        _ => {
-            "shared subscription needs `$share/{name}/{filter}` with a non-empty name free of \
-             `/`, `+` and `#` [MQTT-4.8.2-1] [MQTT-4.8.2-2]"
-        }
+    e.message()
+}
+
+/// `message: detail`.
+fn detailed(message: &str, detail: &[&str]) -> String {
+    let mut out = concat(&[message, ": "]);
+    for part in detail {
+        out.push_str(part);
     }
+    out
 }
 
 /// Why a packet the caller built cannot be encoded.
 fn encode_error(e: &EncodeError) -> String {
+    let message = e.message();
     match e {
-        EncodeError::RemainingLengthTooLarge(_) => {
-            "[MQTT-1.5.5] the packet is over the limit of 268,435,455 bytes".into()
+        EncodeError::FieldTooLong(field)
+        | EncodeError::NullCharacter(field)
+        | EncodeError::NotInVersion(field) => detailed(message, &[field]),
+        EncodeError::Empty(packet) => detailed(message, &[packet.name()]),
+        EncodeError::PropertyNotAllowed { property, context } => {
+            detailed(message, &[property.name().unwrap_or("?"), " in ", context])
         }
-        EncodeError::FieldTooLong(field) => {
-            concat(&["[MQTT-1.5.4] ", field, " is longer than 65,535 bytes"])
+        EncodeError::InvalidPropertyValue(property) => {
+            detailed(message, &[property.name().unwrap_or("?")])
         }
-        EncodeError::NullCharacter(field) => concat(&[
-            "[MQTT-1.5.4-2] ",
-            field,
-            " contains the null character U+0000",
-        ]),
-        EncodeError::NotInVersion(what) => concat(&[what, " cannot be sent on MQTT 3.1.1"]),
-        EncodeError::DupOnQoS0 => "[MQTT-3.3.1-2] DUP set on a QoS 0 PUBLISH".into(),
-        EncodeError::EmptyTopicWithoutAlias => {
-            "[MQTT-3.3.2-1] empty topic name without a Topic Alias".into()
+        EncodeError::ReasonCodeNotInVersion(code, packet) => {
+            detailed(message, &[&reason_text(*code), " in ", packet.name()])
         }
-        EncodeError::Empty(packet) => concat(&[packet.name(), " needs at least one entry"]),
-        EncodeError::PropertyNotAllowed { property, context } => concat(&[
-            "property ",
-            property.name().unwrap_or("?"),
-            " is not allowed (or not twice) in ",
-            context,
-        ]),
-        EncodeError::InvalidPropertyValue(property) => concat(&[
-            "property ",
-            property.name().unwrap_or("?"),
-            " has a value outside its range",
-        ]),
-        EncodeError::NoLocalOnSharedSubscription => {
-            "[MQTT-3.8.3-4] no local set on a shared subscription".into()
-        }
-        EncodeError::ReasonCodeNotInVersion(code, packet) => concat(&[
-            "reason code ",
-            &reason_text(*code),
-            " cannot be sent on MQTT 3.1.1 in ",
-            packet.name(),
-        ]),
-        _ => "the packet cannot be encoded".into(),
+        _ => message.into(),
     }
 }
 
-/// "packet of N bytes is larger than the server's maximum of M".
-fn too_large(size: usize, max: u32) -> String {
-    concat(&[
-        "packet of ",
-        &decimal(size as u64),
-        " bytes is larger than the server's maximum of ",
-        &decimal(max),
-    ])
+/// "message: N bytes, over M" for a packet larger than the server takes.
+fn too_large(message: &str, size: usize, max: u32) -> String {
+    detailed(
+        message,
+        &[&decimal(size as u64), " bytes, over ", &decimal(max)],
+    )
 }
 
 /// A command the engine refused, with its code.
 pub(crate) fn client_error(e: &ClientError) -> JsValue {
+    let message = e.message();
     let (code, message, reason) = match e {
         ClientError::QueueFull(max) => (
             ErrorCode::QueueFull,
-            concat(&[
-                "queue full: maxQueuedBytes is ",
-                &decimal(*max as u64),
-                " bytes",
-            ]),
+            detailed(
+                message,
+                &["maxQueuedBytes is ", &decimal(*max as u64), " bytes"],
+            ),
             None,
         ),
         ClientError::QoSNotSupported { requested, max } => (
             ErrorCode::QosNotSupported,
-            concat(&[
-                "QoS ",
-                &decimal(*requested),
-                " is above the server's maximum of ",
-                &decimal(*max),
-            ]),
+            detailed(message, &[&decimal(*requested), " over ", &decimal(*max)]),
             Some(0x9B),
         ),
-        ClientError::RetainNotSupported => (
-            ErrorCode::RetainNotSupported,
-            "the server does not support retained messages".into(),
-            Some(0x9A),
-        ),
+        ClientError::RetainNotSupported => {
+            (ErrorCode::RetainNotSupported, message.into(), Some(0x9A))
+        }
         ClientError::PacketTooLarge { size, max } => (
             ErrorCode::PacketTooLarge,
-            too_large(*size, *max),
+            too_large(message, *size, *max),
             Some(0x95),
         ),
         ClientError::Invalid(e) => (
             ErrorCode::InvalidPacket,
-            concat(&["invalid packet: ", &encode_error(e)]),
+            detailed(message, &[&encode_error(e)]),
             None,
         ),
-        ClientError::AlreadyStarted => (
-            ErrorCode::ClientError,
-            "the client is already started".into(),
-            None,
-        ),
-        ClientError::AuthUnavailable => (
-            ErrorCode::ClientError,
-            "AUTH needs an MQTT 5.0 connection".into(),
-            None,
-        ),
-        _ => (
-            ErrorCode::ClientError,
-            "the client cannot take this command".into(),
-            None,
-        ),
+        _ => (ErrorCode::ClientError, message.into(), None),
     };
     error(code, &message, reason)
 }
 
 /// Why a publish failed, with its code.
 pub(crate) fn publish_error(e: &PublishError) -> JsValue {
+    let message = e.message();
     let (code, message, reason) = match e {
         PublishError::Refused(r) => (
             ErrorCode::PublishRefused,
-            concat(&["the server refused the message: ", &reason_text(*r)]),
+            detailed(message, &[&reason_text(*r)]),
             Some(r.0),
         ),
-        PublishError::DroppedOffline => (
-            ErrorCode::DroppedOffline,
-            "dropped: QoS 0 message while offline".into(),
-            None,
-        ),
-        PublishError::SessionLost => (
-            ErrorCode::SessionLost,
-            "the session holding the message ended".into(),
-            None,
-        ),
+        PublishError::DroppedOffline => (ErrorCode::DroppedOffline, message.into(), None),
+        PublishError::SessionLost => (ErrorCode::SessionLost, message.into(), None),
         PublishError::PacketTooLarge { size, max } => (
             ErrorCode::PacketTooLarge,
-            too_large(*size, *max),
+            too_large(message, *size, *max),
             Some(0x95),
         ),
-        _ => (
-            ErrorCode::ClientEnded,
-            "the client was stopped before the message was sent".into(),
-            None,
-        ),
+        _ => (ErrorCode::ClientEnded, message.into(), None),
     };
     error(code, &message, reason)
 }
 
 /// How the server broke the protocol: code `PROTOCOL_ERROR` with the reason code sent.
 pub(crate) fn protocol_error(violation: &ProtocolViolation, reason_code: ReasonCode) -> JsValue {
+    let m = violation.message();
     let message = match violation {
-        ProtocolViolation::Decode(e) => concat(&[
-            "malformed packet from the server: ",
-            &reason_text(e.reason_code()),
-        ]),
-        ProtocolViolation::UnexpectedPacket(packet) => {
-            concat(&[packet.name(), " is not expected from the server now"])
-        }
+        // The reason code rather than the decode error's own text: the decoder's table of
+        // messages would be linked in for one rarely seen error.
+        ProtocolViolation::Decode(e) => detailed(m, &[&reason_text(e.reason_code())]),
+        ProtocolViolation::UnexpectedPacket(packet) => detailed(m, &[packet.name()]),
         ProtocolViolation::ReasonCodeCount {
             packet,
             expected,
             got,
-        } => concat(&[
-            packet.name(),
-            " has ",
-            &decimal(*got as u64),
-            " reason codes for ",
-            &decimal(*expected as u64),
-            " filters",
-        ]),
-        ProtocolViolation::TopicAliasOutOfRange { alias, max } => concat(&[
-            "[MQTT-3.3.2-9] topic alias ",
-            &decimal(*alias),
-            " above the maximum ",
-            &decimal(*max),
-        ]),
-        ProtocolViolation::UnknownTopicAlias(alias) => concat(&[
-            "topic alias ",
-            &decimal(*alias),
-            " was never set on this connection",
-        ]),
-        ProtocolViolation::ReceiveMaximumExceeded(max) => concat(&[
-            "[MQTT-3.3.4-9] more than ",
-            &decimal(*max),
-            " unreleased QoS 2 messages",
-        ]),
-        ProtocolViolation::ConnAckTimeout(ms) => {
-            concat(&["no CONNACK within ", &decimal(*ms), " ms"])
+        } => detailed(
+            m,
+            &[
+                packet.name(),
+                " has ",
+                &decimal(*got as u64),
+                " for ",
+                &decimal(*expected as u64),
+            ],
+        ),
+        ProtocolViolation::TopicAliasOutOfRange { alias, max } => {
+            detailed(m, &[&decimal(*alias), " over ", &decimal(*max)])
         }
-        ProtocolViolation::PingTimeout(ms) => {
-            concat(&["no PINGRESP within ", &decimal(*ms), " ms"])
+        ProtocolViolation::UnknownTopicAlias(alias) => detailed(m, &[&decimal(*alias)]),
+        ProtocolViolation::ReceiveMaximumExceeded(max) => concat(&[m, " of ", &decimal(*max)]),
+        ProtocolViolation::ConnAckTimeout(d) | ProtocolViolation::PingTimeout(d) => {
+            // Through Instant: its whole milliseconds need no u128 arithmetic.
+            let ms = (Instant::ORIGIN + *d).as_millis();
+            detailed(m, &["within ", &decimal(ms), " ms"])
         }
-        _ => "the server broke the protocol".into(),
+        _ => m.into(),
     };
     error(ErrorCode::ProtocolError, &message, Some(reason_code.0))
 }

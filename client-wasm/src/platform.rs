@@ -14,6 +14,7 @@
 use std::cell::{Cell, OnceCell};
 
 use js_sys::{Array, ArrayBuffer, Function};
+use mqttwire::Instant;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
@@ -47,13 +48,13 @@ extern "C" {
 
 /// The engine's time now: milliseconds on the page's monotonic clock. The engine's times
 /// are read and made only here and in [`millis_until`].
-pub(crate) fn now() -> u64 {
-    performance_now() as u64
+pub(crate) fn now() -> Instant {
+    Instant::from_millis(performance_now() as u64)
 }
 
 /// Milliseconds from now until the engine's time `at`; 0 once it has passed.
-pub(crate) fn millis_until(at: u64) -> u64 {
-    at.saturating_sub(now())
+pub(crate) fn millis_until(at: Instant) -> u64 {
+    at.as_millis().saturating_sub(now().as_millis())
 }
 
 /// A pending timer, cleared when dropped: a window `setTimeout`, and a listener of the

@@ -407,14 +407,14 @@ impl Clock {
         }
     }
 
-    /// Now, in the engine's time.
-    fn now(self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    /// Now, in the engine's time: the time since the task started.
+    fn now(self) -> mqttwire::Instant {
+        mqttwire::Instant::ORIGIN + self.origin.elapsed()
     }
 
     /// An engine deadline as a tokio instant.
-    fn instant(self, at: u64) -> Instant {
-        self.origin + Duration::from_millis(at)
+    fn instant(self, at: mqttwire::Instant) -> Instant {
+        self.origin + at.saturating_duration_since(mqttwire::Instant::ORIGIN)
     }
 }
 
@@ -585,12 +585,12 @@ mod tests {
         let clock = Clock {
             origin: Instant::now(),
         };
-        let at = clock.instant(1_500);
+        let at = clock.instant(mqttwire::Instant::from_millis(1_500));
         assert_eq!(
             at.duration_since(clock.origin),
             Duration::from_millis(1_500)
         );
-        assert!(clock.now() < 1_500);
+        assert!(clock.now() < mqttwire::Instant::from_millis(1_500));
     }
 
     #[test]

@@ -31,6 +31,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod message;
+
 pub mod client;
 mod codec;
 mod decoder;
@@ -38,6 +41,7 @@ mod error;
 mod packet;
 mod property;
 mod reason;
+mod time;
 pub mod topic;
 mod types;
 
@@ -48,7 +52,8 @@ pub use packet::{
     Ack, Auth, ConnAck, Connect, Disconnect, FixedHeader, Packet, Publish, RetainHandling, SubAck,
     Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
 };
-pub use property::{MAX_PROPERTIES, Properties, Property, PropertyId};
+pub use property::{MAX_PROPERTIES, Properties, Property};
 pub use reason::ReasonCode;
+pub use time::{Duration, Instant};
 pub use topic::{TopicError, TopicFilter, TopicName};
-pub use types::{PacketId, PacketType, ProtocolVersion, QoS};
+pub use types::{PacketId, PacketType, PropertyId, ProtocolVersion, QoS};

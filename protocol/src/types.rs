@@ -1,5 +1,5 @@
-//! Small wire types shared by every packet: QoS, protocol version, packet identifiers and
-//! packet types. Each can only hold a value the protocol allows.
+//! Small wire types shared by every packet: QoS, protocol version, packet identifiers,
+//! packet types and property identifiers. Each can only hold a value the protocol allows.
 
 use core::fmt;
 use core::num::NonZeroU16;
@@ -198,6 +198,66 @@ impl PacketType {
 impl fmt::Display for PacketType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// A property identifier (spec 2.2.2.2), as the raw byte. Every known id has a constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PropertyId(pub u8);
+
+macro_rules! property_ids {
+    ($($name:ident = $value:literal, $text:literal;)*) => {
+        impl PropertyId {
+            $(#[doc = concat!($text, " (", stringify!($value), ").")]
+            pub const $name: PropertyId = PropertyId($value);)*
+
+            /// The spec's name of the property, or `None` for an unknown id.
+            pub const fn name(self) -> Option<&'static str> {
+                match self.0 {
+                    $($value => Some($text),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+property_ids! {
+    PAYLOAD_FORMAT_INDICATOR = 0x01, "Payload Format Indicator";
+    MESSAGE_EXPIRY_INTERVAL = 0x02, "Message Expiry Interval";
+    CONTENT_TYPE = 0x03, "Content Type";
+    RESPONSE_TOPIC = 0x08, "Response Topic";
+    CORRELATION_DATA = 0x09, "Correlation Data";
+    SUBSCRIPTION_IDENTIFIER = 0x0B, "Subscription Identifier";
+    SESSION_EXPIRY_INTERVAL = 0x11, "Session Expiry Interval";
+    ASSIGNED_CLIENT_IDENTIFIER = 0x12, "Assigned Client Identifier";
+    SERVER_KEEP_ALIVE = 0x13, "Server Keep Alive";
+    AUTHENTICATION_METHOD = 0x15, "Authentication Method";
+    AUTHENTICATION_DATA = 0x16, "Authentication Data";
+    REQUEST_PROBLEM_INFORMATION = 0x17, "Request Problem Information";
+    WILL_DELAY_INTERVAL = 0x18, "Will Delay Interval";
+    REQUEST_RESPONSE_INFORMATION = 0x19, "Request Response Information";
+    RESPONSE_INFORMATION = 0x1A, "Response Information";
+    SERVER_REFERENCE = 0x1C, "Server Reference";
+    REASON_STRING = 0x1F, "Reason String";
+    RECEIVE_MAXIMUM = 0x21, "Receive Maximum";
+    TOPIC_ALIAS_MAXIMUM = 0x22, "Topic Alias Maximum";
+    TOPIC_ALIAS = 0x23, "Topic Alias";
+    MAXIMUM_QOS = 0x24, "Maximum QoS";
+    RETAIN_AVAILABLE = 0x25, "Retain Available";
+    USER_PROPERTY = 0x26, "User Property";
+    MAXIMUM_PACKET_SIZE = 0x27, "Maximum Packet Size";
+    WILDCARD_SUBSCRIPTION_AVAILABLE = 0x28, "Wildcard Subscription Available";
+    SUBSCRIPTION_IDENTIFIER_AVAILABLE = 0x29, "Subscription Identifier Available";
+    SHARED_SUBSCRIPTION_AVAILABLE = 0x2A, "Shared Subscription Available";
+}
+
+impl fmt::Display for PropertyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "{name} ({:#04x})", self.0),
+            None => write!(f, "unknown property {:#04x}", self.0),
+        }
     }
 }
 

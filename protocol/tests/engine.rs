@@ -14,8 +14,8 @@ use mqttwire::client::{
     OfflineQos0, ProtocolViolation, PublishError, ReconnectOptions, State,
 };
 use mqttwire::{
-    Ack, Auth, ConnAck, Decoder, Disconnect, Packet, PacketId, Properties, Property,
-    ProtocolVersion, Publish, QoS, ReasonCode, SubAck, Subscribe, Subscription,
+    Ack, Auth, ConnAck, Decoder, Disconnect, Duration, Instant, Packet, PacketId, Properties,
+    Property, ProtocolVersion, Publish, QoS, ReasonCode, SubAck, Subscribe, Subscription,
     SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Will,
 };
 
@@ -25,7 +25,7 @@ use ProtocolVersion::{V5, V311};
 struct Pair {
     client: Client,
     version: ProtocolVersion,
-    now: u64,
+    now: Instant,
     /// Decodes what the client sent, per connection.
     broker: Decoder,
     /// Packets the client sent, not yet looked at.
@@ -40,7 +40,7 @@ impl Pair {
         Pair {
             client: Client::new(options),
             version,
-            now: 1_000,
+            now: Instant::from_millis(1_000),
             broker: Decoder::new(version),
             sent: VecDeque::new(),
             events: Vec::new(),
@@ -51,8 +51,8 @@ impl Pair {
     fn options(version: ProtocolVersion) -> ClientOptions {
         let mut o = ClientOptions::new(version, "client-1");
         o.reconnect = Some(ReconnectOptions {
-            min_delay_ms: 100,
-            max_delay_ms: 2_000,
+            min_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
             max_attempts: None,
             seed: 1,
         });
@@ -124,9 +124,9 @@ impl Pair {
         assert!(self.sent.is_empty(), "unexpected packets: {:?}", self.sent);
     }
 
-    /// Lets simulated time pass, firing timers at their deadlines.
+    /// Lets `ms` milliseconds of simulated time pass, firing timers at their deadlines.
     fn advance(&mut self, ms: u64) {
-        let target = self.now + ms;
+        let target = self.now + Duration::from_millis(ms);
         while let Some(at) = self.client.poll_timeout().filter(|&at| at <= target) {
             self.now = self.now.max(at);
             self.client.handle_timeout(self.now);
@@ -474,7 +474,7 @@ fn keepalive_declares_the_connection_lost_without_pingresp() {
     assert_eq!(pair.next_sent(), Packet::Disconnect(Disconnect::new(ReasonCode::KEEP_ALIVE_TIMEOUT)));
     assert!(pair.actions.contains(&Action::Close));
     let events = pair.take_events();
-    assert!(matches!(events[0], Event::ProtocolError { violation: ProtocolViolation::PingTimeout(5_000), .. }));
+    assert!(matches!(events[0], Event::ProtocolError { violation: ProtocolViolation::PingTimeout(d), .. } if d == Duration::from_secs(5)));
     assert_eq!(pair.client.state(), State::WaitingReconnect);
 }
 
@@ -488,7 +488,7 @@ fn honours_server_keep_alive() {
 
 fn connack_timeout_closes_and_reconnects() {
     let mut options = Pair::options(V311);
-    options.connect_timeout_ms = 2_000;
+    options.connect_timeout = Duration::from_secs(2);
     let mut pair = Pair::new(options);
     pair.client.connect(pair.now).expect("starts");
     pair.drive();
@@ -500,7 +500,7 @@ fn connack_timeout_closes_and_reconnects() {
     pair.advance(1);
     assert!(pair.actions.contains(&Action::Close));
     let events = pair.take_events();
-    assert!(matches!(events[0], Event::ProtocolError { violation: ProtocolViolation::ConnAckTimeout(2_000), .. }));
+    assert!(matches!(events[0], Event::ProtocolError { violation: ProtocolViolation::ConnAckTimeout(d), .. } if d == Duration::from_secs(2)));
     assert!(matches!(events.last(), Some(Event::Reconnecting { attempt: 1, .. })));
     pair.advance(100);
     assert!(matches!(pair.actions.last(), Some(Action::Open { attempt: 1 })));
@@ -781,7 +781,7 @@ fn subscribe_and_unsubscribe_report_their_codes() {
 
 fn reconnect_backs_off_with_jitter_and_gives_up_after_max_attempts() {
     let mut options = Pair::options(V311);
-    options.reconnect = Some(ReconnectOptions { min_delay_ms: 100, max_delay_ms: 400, max_attempts: Some(3), seed: 42 });
+    options.reconnect = Some(ReconnectOptions { min_delay: Duration::from_millis(100), max_delay: Duration::from_millis(400), max_attempts: Some(3), seed: 42 });
     let mut pair = Pair::new(options);
     pair.client.connect(pair.now).expect("starts");
     for (attempt, cap) in [(1u32, 100u64), (2, 200), (3, 400)] {
@@ -791,7 +791,7 @@ fn reconnect_backs_off_with_jitter_and_gives_up_after_max_attempts() {
         pair.cut(); // the connection could not be opened
         let Some(Event::Reconnecting { at, attempt: got }) = pair.take_events().pop() else { panic!("scheduled") };
         assert_eq!(got, attempt);
-        assert!(at > before && at - before <= cap, "delay {} above cap {cap}", at - before);
+        assert!(at > before && at - before <= Duration::from_millis(cap), "delay {:?} above cap {cap} ms", at - before);
         pair.advance(cap);
         assert!(matches!(pair.actions.last(), Some(Action::Open { .. })));
     }
@@ -915,10 +915,10 @@ fn disconnect_sends_disconnect_stops_and_fails_queued_commands() {
 
 fn spurious_timeouts_and_inputs_in_the_wrong_state_are_harmless() {
     let mut pair = Pair::new(Pair::options(V5));
-    pair.client.handle_timeout(0);
-    pair.client.handle_bytes(0, &[0xff, 0xff]);
-    pair.client.handle_connection_lost(0);
-    pair.client.handle_connection_opened(0);
+    pair.client.handle_timeout(Instant::ORIGIN);
+    pair.client.handle_bytes(Instant::ORIGIN, &[0xff, 0xff]);
+    pair.client.handle_connection_lost(Instant::ORIGIN);
+    pair.client.handle_connection_opened(Instant::ORIGIN);
     pair.nothing_sent();
     assert!(pair.take_events().is_empty());
     pair.start();

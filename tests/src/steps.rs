@@ -115,8 +115,8 @@ pub fn broker() -> Mosquitto {
 pub fn options(version: ProtocolVersion, client_id: &str) -> ClientOptions {
     let mut o = ClientOptions::new(version, client_id);
     o.reconnect = Some(ReconnectOptions {
-        min_delay_ms: 10,
-        max_delay_ms: 200,
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(200),
         max_attempts: Some(50),
         seed: client_id.bytes().map(u64::from).sum(),
     });

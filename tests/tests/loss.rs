@@ -221,8 +221,8 @@ fn options(version: ProtocolVersion, client_id: &str, seed: u64) -> ClientOption
         V5 => o.session_expiry = 600,
     }
     o.reconnect = Some(ReconnectOptions {
-        min_delay_ms: 10,
-        max_delay_ms: 200,
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(200),
         max_attempts: None,
         seed,
     });

@@ -181,8 +181,8 @@ async fn main() {
     options.keep_alive = 60;
     options.offline_qos0 = OfflineQos0::Drop;
     options.reconnect = Some(ReconnectOptions {
-        min_delay_ms: 1_000,
-        max_delay_ms: 1_000,
+        min_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(1),
         max_attempts: args.count.map(|_| 60),
         seed: rng.u64(..),
     });

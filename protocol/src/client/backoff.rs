@@ -1,13 +1,15 @@
 //! Reconnect delays: exponential backoff with full jitter, drawn from a generator seeded by
 //! the caller, so that runs are repeatable and the engine needs no source of randomness.
 
+use crate::time::{Duration, millis};
+
 /// How and whether the client reconnects after losing its connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReconnectOptions {
-    /// The smallest delay cap, in milliseconds: the first attempt waits up to this long.
-    pub min_delay_ms: u64,
-    /// The largest delay, in milliseconds.
-    pub max_delay_ms: u64,
+    /// The smallest delay cap: the first attempt waits up to this long.
+    pub min_delay: Duration,
+    /// The largest delay.
+    pub max_delay: Duration,
     /// Give up after this many attempts in a row; `None` never gives up.
     pub max_attempts: Option<u32>,
     /// Seed of the jitter; give each client its own so that clients do not reconnect in step.
@@ -17,8 +19,8 @@ pub struct ReconnectOptions {
 impl Default for ReconnectOptions {
     fn default() -> Self {
         ReconnectOptions {
-            min_delay_ms: 1_000,
-            max_delay_ms: 30_000,
+            min_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
             max_attempts: None,
             seed: 0,
         }
@@ -55,7 +57,7 @@ impl Backoff {
 
     /// The delay before the next attempt, or `None` once the attempts are used up. Full
     /// jitter: uniform in `[0, min(max, min_delay * 2^attempt)]`, at least 1 ms after the
-    /// first failure so a flapping server is not hammered.
+    /// first failure so a flapping server is not hammered. In whole milliseconds.
     pub(crate) fn next_delay(&mut self) -> Option<u64> {
         if self
             .options
@@ -65,11 +67,9 @@ impl Backoff {
             return None;
         }
         let exp = self.attempt.min(32);
-        let cap = self
-            .options
-            .min_delay_ms
+        let cap = millis(self.options.min_delay)
             .saturating_mul(1u64 << exp)
-            .min(self.options.max_delay_ms)
+            .min(millis(self.options.max_delay))
             .max(1);
         self.attempt += 1;
         Some(self.rng.u64(1..=cap))
@@ -83,8 +83,8 @@ mod tests {
     #[test]
     fn delays_grow_within_their_caps_and_are_repeatable() {
         let options = ReconnectOptions {
-            min_delay_ms: 100,
-            max_delay_ms: 1_000,
+            min_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
             max_attempts: Some(6),
             seed: 7,
         };

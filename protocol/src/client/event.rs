@@ -5,6 +5,7 @@ use crate::error::{DecodeError, EncodeError};
 use crate::packet::Publish;
 use crate::property::Properties;
 use crate::reason::ReasonCode;
+use crate::time::{Duration, Instant, millis};
 use crate::types::PacketType;
 
 /// Identifies one publish, subscribe or unsubscribe command in later events.
@@ -99,8 +100,8 @@ pub enum Event {
     },
     /// The next attempt to connect is scheduled.
     Reconnecting {
-        /// When, in the caller's milliseconds.
-        at: u64,
+        /// When, on the caller's clock.
+        at: Instant,
         /// Which attempt, from 1.
         attempt: u32,
     },
@@ -124,17 +125,14 @@ pub enum Event {
 }
 
 /// How the server broke the protocol.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProtocolViolation {
     /// Bytes that do not decode.
-    #[error("malformed packet: {0}")]
-    Decode(#[from] DecodeError),
+    Decode(DecodeError),
     /// A packet the server must not send, or not now.
-    #[error("{0} is not expected from the server now")]
     UnexpectedPacket(PacketType),
     /// A SUBACK or UNSUBACK with a different number of codes than filters.
-    #[error("{packet} has {got} reason codes for {expected} filters")]
     ReasonCodeCount {
         /// SUBACK or UNSUBACK.
         packet: PacketType,
@@ -144,7 +142,6 @@ pub enum ProtocolViolation {
         got: usize,
     },
     /// A topic alias above the maximum this client announced [MQTT-3.3.2-9].
-    #[error("[MQTT-3.3.2-9] topic alias {alias} above the maximum {max}")]
     TopicAliasOutOfRange {
         /// The alias received.
         alias: u16,
@@ -152,17 +149,39 @@ pub enum ProtocolViolation {
         max: u16,
     },
     /// An empty topic with an alias that was never set on this connection.
-    #[error("topic alias {0} was never set on this connection")]
     UnknownTopicAlias(u16),
     /// More unreleased QoS 2 messages than the receive maximum this client announced.
-    #[error("[MQTT-3.3.4-9] more than {0} unreleased QoS 2 messages")]
     ReceiveMaximumExceeded(u16),
     /// CONNACK did not arrive in time.
-    #[error("no CONNACK within {0} ms")]
-    ConnAckTimeout(u64),
+    ConnAckTimeout(Duration),
     /// PINGRESP did not arrive in time.
-    #[error("no PINGRESP within {0} ms")]
-    PingTimeout(u64),
+    PingTimeout(Duration),
+}
+
+error_table!(ProtocolViolation {
+    ProtocolViolation::Decode(e) => "malformed packet", ": {}", e;
+    ProtocolViolation::UnexpectedPacket(packet) => "packet not expected from the server now", ": {}", packet;
+    ProtocolViolation::ReasonCodeCount { packet, expected, got } => "acknowledgment with a different number of reason codes than filters", ": {} has {} for {}", packet, got, expected;
+    ProtocolViolation::TopicAliasOutOfRange { alias, max } => "[MQTT-3.3.2-9] topic alias above the maximum", ": {} over {}", alias, max;
+    ProtocolViolation::UnknownTopicAlias(alias) => "topic alias never set on this connection", ": {}", alias;
+    ProtocolViolation::ReceiveMaximumExceeded(max) => "[MQTT-3.3.4-9] more unreleased QoS 2 messages than the receive maximum", " of {}", max;
+    ProtocolViolation::ConnAckTimeout(d) => "no CONNACK in time", ": within {} ms", millis(*d);
+    ProtocolViolation::PingTimeout(d) => "no PINGRESP in time", ": within {} ms", millis(*d);
+});
+
+impl std::error::Error for ProtocolViolation {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProtocolViolation::Decode(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<DecodeError> for ProtocolViolation {
+    fn from(e: DecodeError) -> Self {
+        ProtocolViolation::Decode(e)
+    }
 }
 
 impl ProtocolViolation {
@@ -182,20 +201,16 @@ impl ProtocolViolation {
 }
 
 /// Why a publish failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PublishError {
     /// The server refused it (PUBACK or PUBREC with a code of 0x80 or more).
-    #[error("the server refused the message: {0}")]
     Refused(ReasonCode),
     /// A QoS 0 message given while offline, with the drop policy.
-    #[error("dropped: QoS 0 message while offline")]
     DroppedOffline,
     /// The client reconnected without a session and was told not to send it again.
-    #[error("the session holding the message ended")]
     SessionLost,
     /// Larger than the server's maximum packet size.
-    #[error("packet of {size} bytes is larger than the server's maximum of {max}")]
     PacketTooLarge {
         /// The packet's size.
         size: usize,
@@ -203,31 +218,33 @@ pub enum PublishError {
         max: u32,
     },
     /// The client was stopped before it could send the message.
-    #[error("the client was stopped before the message was sent")]
     Stopped,
 }
 
+error_table!(PublishError {
+    PublishError::Refused(code) => "the server refused the message", ": {}", code;
+    PublishError::DroppedOffline => "dropped: QoS 0 message while offline";
+    PublishError::SessionLost => "the session holding the message ended";
+    PublishError::PacketTooLarge { size, max } => "packet larger than the server's maximum packet size", ": {} bytes, over {}", size, max;
+    PublishError::Stopped => "the client was stopped before the message was sent";
+});
+
+impl std::error::Error for PublishError {}
+
 /// A command the engine cannot take. Nothing was queued or sent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClientError {
     /// `connect` while already started.
-    #[error("the client is already started")]
     AlreadyStarted,
     /// The commands waiting to be sent (offline, or behind the in-flight window) would pass
     /// [`ClientOptions::max_queued_bytes`](super::ClientOptions::max_queued_bytes) with this
     /// one. Retry once the queue has drained, or raise the limit.
-    #[error(
-        "the queue of commands waiting to be sent is full: its limit is {0} bytes \
-         (ClientOptions::max_queued_bytes)"
-    )]
     QueueFull(usize),
     /// The packet cannot be encoded (empty filter list, a property it may not carry, a
     /// 5.0-only feature on 3.1.1, ...).
-    #[error("invalid packet: {0}")]
-    Invalid(#[from] EncodeError),
+    Invalid(EncodeError),
     /// QoS above the server's Maximum QoS (5.0).
-    #[error("QoS {requested} is above the server's maximum of {max}")]
     QoSNotSupported {
         /// The QoS asked for.
         requested: u8,
@@ -235,10 +252,8 @@ pub enum ClientError {
         max: u8,
     },
     /// Retained publish to a server without retain (5.0).
-    #[error("the server does not support retained messages")]
     RetainNotSupported,
     /// Larger than the server's maximum packet size.
-    #[error("packet of {size} bytes is larger than the server's maximum of {max}")]
     PacketTooLarge {
         /// The packet's size.
         size: usize,
@@ -246,6 +261,30 @@ pub enum ClientError {
         max: u32,
     },
     /// AUTH on MQTT 3.1.1, or while not connected.
-    #[error("AUTH needs an MQTT 5.0 connection")]
     AuthUnavailable,
+}
+
+error_table!(ClientError {
+    ClientError::AlreadyStarted => "the client is already started";
+    ClientError::QueueFull(max) => "the queue of commands waiting to be sent is full", ": its limit is {} bytes (ClientOptions::max_queued_bytes)", max;
+    ClientError::Invalid(e) => "invalid packet", ": {}", e;
+    ClientError::QoSNotSupported { requested, max } => "QoS above the server's maximum", ": {} over {}", requested, max;
+    ClientError::RetainNotSupported => "the server does not support retained messages";
+    ClientError::PacketTooLarge { size, max } => "packet larger than the server's maximum packet size", ": {} bytes, over {}", size, max;
+    ClientError::AuthUnavailable => "AUTH needs an MQTT 5.0 connection";
+});
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Invalid(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<EncodeError> for ClientError {
+    fn from(e: EncodeError) -> Self {
+        ClientError::Invalid(e)
+    }
 }

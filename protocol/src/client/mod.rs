@@ -2,6 +2,7 @@
 //! touches a socket, a clock or a random source. See [`Client`] for the drive loop.
 
 mod backoff;
+mod connection;
 mod dispatch;
 mod event;
 mod options;
@@ -23,7 +24,7 @@ use std::num::{NonZeroU16, NonZeroU32};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 
-use crate::decoder::{Decoder, MAX_PACKET_SIZE};
+use crate::decoder::MAX_PACKET_SIZE;
 use crate::error::DecodeError;
 use crate::packet::{
     Ack, Auth, Body, ConnAck, Connect, Disconnect, Packet, PingReq, Publish, SubAck, Subscribe,
@@ -31,17 +32,19 @@ use crate::packet::{
 };
 use crate::property::{Properties, Property};
 use crate::reason::ReasonCode;
+use crate::time::{Duration, Instant, millis};
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{PacketId, PacketType, ProtocolVersion, QoS};
 use backoff::Backoff;
-use tables::{InboundAliases, OutboundAliases, PacketIdSet};
+use connection::{Connection, Request, Session};
 use timer::{Timer, TimerTable};
 
 /// An MQTT client as a state machine. The caller owns the transport and the clock.
 ///
 /// # The drive loop
 ///
-/// Time is the caller's, in milliseconds from any fixed origin (`now`). Commands
+/// Time is the caller's: every call takes `now`, an [`Instant`] on the caller's monotonic
+/// clock from any fixed origin. Commands
 /// ([`connect`](Client::connect), [`publish`](Client::publish),
 /// [`subscribe`](Client::subscribe), [`unsubscribe`](Client::unsubscribe),
 /// [`disconnect`](Client::disconnect)) and inputs
@@ -60,27 +63,35 @@ use timer::{Timer, TimerTable};
 ///
 /// ```
 /// use mqttwire::client::{Action, Client, ClientOptions, Event};
-/// use mqttwire::ProtocolVersion;
+/// use mqttwire::{Duration, Instant, ProtocolVersion};
 ///
+/// let ms = Instant::from_millis;
 /// let mut client = Client::new(ClientOptions::new(ProtocolVersion::V5, "sensor-1"));
-/// client.connect(0)?;
+/// client.connect(ms(0))?;
 /// assert_eq!(client.poll_action(), Some(Action::Open { attempt: 0 }));
-/// client.handle_connection_opened(5); // the transport is up
+/// client.handle_connection_opened(ms(5)); // the transport is up
 /// let connect = client.poll_transmit().expect("CONNECT");
 /// assert_eq!(connect[0], 0x10);
-/// client.handle_bytes(9, &[0x20, 0x03, 0x00, 0x00, 0x00]); // CONNACK from the server
+/// client.handle_bytes(ms(9), &[0x20, 0x03, 0x00, 0x00, 0x00]); // CONNACK from the server
 /// assert!(matches!(client.poll_event(), Some(Event::Connected { .. })));
-/// assert_eq!(client.poll_timeout(), Some(5 + 60_000)); // keep alive
+/// assert_eq!(client.poll_timeout(), Some(ms(5) + Duration::from_secs(60))); // keep alive
 /// # Ok::<(), mqttwire::client::ClientError>(())
 /// ```
 #[derive(Debug)]
 pub struct Client<S: InFlightStore = MemoryStore> {
     options: ClientOptions,
     state: State,
-    decoder: Decoder,
+    /// The open connection: `Some` exactly while awaiting CONNACK or connected. Dropping
+    /// it forgets everything that lives only as long as one connection.
+    conn: Option<Connection>,
+    /// The session's state on the client's side, replaced when the server has none.
+    session: Session,
+    /// Bytes for the driver to send.
     out: BytesMut,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
+    /// Every deadline: the connection's (CONNACK, keep alive, PINGRESP), stopped with it,
+    /// and the reconnect.
     timers: TimerTable,
     backoff: Option<Backoff>,
     store: S,
@@ -88,19 +99,12 @@ pub struct Client<S: InFlightStore = MemoryStore> {
     queue: VecDeque<Command>,
     /// Their encoded size, which [`ClientOptions::max_queued_bytes`] bounds.
     queued_bytes: usize,
-    /// SUBSCRIBE and UNSUBSCRIBE sent and not acknowledged, in the order sent.
-    requests: Vec<(PacketId, Request)>,
-    /// Inbound QoS 2 messages delivered and not released (PUBREL) yet.
-    inbound_qos2: PacketIdSet,
     /// Granted subscriptions, for resubscribing; with their subscription identifier.
     subscriptions: Vec<(Subscription, Option<NonZeroU32>)>,
     next_id: PacketId,
     next_handle: u64,
+    /// The server's limits from the last CONNACK.
     server: ServerLimits,
-    inbound_aliases: InboundAliases,
-    outbound_aliases: OutboundAliases,
-    keep_alive_ms: u64,
-    last_sent: u64,
     connected_before: bool,
     network_paused: bool,
 }
@@ -163,18 +167,6 @@ enum Command {
     },
 }
 
-#[derive(Debug)]
-enum Request {
-    Subscribe {
-        handle: Option<Handle>,
-        packet: Subscribe,
-    },
-    Unsubscribe {
-        handle: Handle,
-        packet: Unsubscribe,
-    },
-}
-
 impl Client<MemoryStore> {
     /// A client with an in-memory store of in-flight messages.
     pub fn new(options: ClientOptions) -> Client<MemoryStore> {
@@ -187,7 +179,6 @@ impl<S: InFlightStore> Client<S> {
     /// (from an earlier run) are sent again after the first CONNACK that resumes a session,
     /// or as new publishes without one.
     pub fn with_store(options: ClientOptions, store: S) -> Client<S> {
-        let decoder = Decoder::new(options.version).with_max_packet_size(options.max_packet_size);
         let backoff = options.reconnect.clone().map(Backoff::new);
         // New handles follow those of messages restored from a persistent store.
         let next_handle = store
@@ -198,9 +189,10 @@ impl<S: InFlightStore> Client<S> {
             .max()
             .unwrap_or(0);
         Client {
-            decoder,
             backoff,
             state: State::Idle,
+            conn: None,
+            session: Session::default(),
             out: BytesMut::new(),
             events: VecDeque::new(),
             actions: VecDeque::new(),
@@ -208,16 +200,10 @@ impl<S: InFlightStore> Client<S> {
             store,
             queue: VecDeque::new(),
             queued_bytes: 0,
-            requests: Vec::new(),
-            inbound_qos2: PacketIdSet::default(),
             subscriptions: Vec::new(),
             next_id: PacketId::MIN,
             next_handle,
             server: ServerLimits::default(),
-            inbound_aliases: InboundAliases::default(),
-            outbound_aliases: OutboundAliases::default(),
-            keep_alive_ms: 0,
-            last_sent: 0,
             connected_before: false,
             network_paused: false,
             options,
@@ -228,11 +214,11 @@ impl<S: InFlightStore> Client<S> {
 
     /// Starts the client: it asks for a connection ([`Action::Open`]) and keeps one up
     /// until [`disconnect`](Client::disconnect).
-    pub fn connect(&mut self, now: u64) -> Result<(), ClientError> {
+    pub fn connect(&mut self, now: Instant) -> Result<(), ClientError> {
         if self.state != State::Idle {
             return Err(ClientError::AlreadyStarted);
         }
-        self.last_sent = now;
+        let _ = now; // a connection's clock starts when it opens
         self.open();
         Ok(())
     }
@@ -241,7 +227,7 @@ impl<S: InFlightStore> Client<S> {
     /// `retain`, topic, payload and properties are the caller's. While offline the message
     /// waits in the queue (QoS 0 as [`ClientOptions::offline_qos0`] says). The outcome comes
     /// as [`Event::PublishComplete`] or [`Event::PublishFailed`] with the returned handle.
-    pub fn publish(&mut self, now: u64, mut publish: Publish) -> Result<Handle, ClientError> {
+    pub fn publish(&mut self, now: Instant, mut publish: Publish) -> Result<Handle, ClientError> {
         publish.dup = false;
         publish.packet_id = (publish.qos != QoS::AtMostOnce).then_some(PacketId::MIN);
         let size = encoded_len(&publish, self.options.version)?;
@@ -267,7 +253,7 @@ impl<S: InFlightStore> Client<S> {
     /// `properties` may carry a subscription identifier and user properties (5.0).
     pub fn subscribe(
         &mut self,
-        now: u64,
+        now: Instant,
         subscriptions: Vec<Subscription>,
         properties: Properties,
     ) -> Result<Handle, ClientError> {
@@ -292,7 +278,7 @@ impl<S: InFlightStore> Client<S> {
     /// Unsubscribes from one or more filters; the result comes as [`Event::Unsubscribed`].
     pub fn unsubscribe(
         &mut self,
-        now: u64,
+        now: Instant,
         filters: Vec<TopicFilter>,
         properties: Properties,
     ) -> Result<Handle, ClientError> {
@@ -310,7 +296,7 @@ impl<S: InFlightStore> Client<S> {
     /// Stops the client: sends DISCONNECT with `reason_code` (5.0; 0x04 also publishes the
     /// will) if connected, closes the connection and stops reconnecting. Commands still
     /// queued fail; messages in flight stay in the store for a later session.
-    pub fn disconnect(&mut self, now: u64, reason_code: ReasonCode, properties: Properties) {
+    pub fn disconnect(&mut self, now: Instant, reason_code: ReasonCode, properties: Properties) {
         let was = self.state;
         if was == State::Idle {
             return;
@@ -345,7 +331,7 @@ impl<S: InFlightStore> Client<S> {
     /// re-authentication.
     pub fn auth(
         &mut self,
-        now: u64,
+        now: Instant,
         reason_code: ReasonCode,
         properties: Properties,
     ) -> Result<(), ClientError> {
@@ -372,7 +358,7 @@ impl<S: InFlightStore> Client<S> {
 
     /// Tells the engine whether the network is up (the browser's online/offline events).
     /// While it is down no reconnect is attempted; when it comes back one starts at once.
-    pub fn set_network_available(&mut self, now: u64, available: bool) {
+    pub fn set_network_available(&mut self, now: Instant, available: bool) {
         self.network_paused = !available;
         if self.state == State::WaitingReconnect {
             if available {
@@ -386,12 +372,11 @@ impl<S: InFlightStore> Client<S> {
     // ---- inputs ----
 
     /// The connection asked for by [`Action::Open`] is up: the engine sends CONNECT.
-    pub fn handle_connection_opened(&mut self, now: u64) {
+    pub fn handle_connection_opened(&mut self, now: Instant) {
         if self.state != State::Opening {
             return;
         }
         let version = self.options.version;
-        self.decoder = Decoder::new(version).with_max_packet_size(self.options.max_packet_size);
         self.out.clear();
         let mut connect = Connect::new(version, self.options.client_id.clone());
         // A reconnect resumes the session the first connection made (5.0); on 3.1.1 the
@@ -424,31 +409,32 @@ impl<S: InFlightStore> Client<S> {
             connect.properties = properties;
         }
         self.state = State::AwaitingConnAck;
+        self.conn = Some(Connection::new(&self.options, now));
         self.timers
-            .set(Timer::ConnAck, now + self.options.connect_timeout_ms);
+            .set(Timer::ConnAck, now + self.options.connect_timeout);
         self.send(now, &connect);
     }
 
     /// Bytes arrived on the connection (copied into the engine's buffer).
-    pub fn handle_bytes(&mut self, now: u64, bytes: &[u8]) {
-        if !matches!(self.state, State::AwaitingConnAck | State::Connected) {
+    pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
+        let Some(conn) = &mut self.conn else {
             return;
-        }
-        self.decoder.extend(bytes);
+        };
+        conn.decoder.extend(bytes);
         self.drain_decoder(now);
     }
 
     /// Bytes arrived as a `Bytes` (a WebSocket message, say): decoded without copying.
-    pub fn handle_bytes_owned(&mut self, now: u64, bytes: Bytes) {
-        if !matches!(self.state, State::AwaitingConnAck | State::Connected) {
+    pub fn handle_bytes_owned(&mut self, now: Instant, bytes: Bytes) {
+        let Some(conn) = &mut self.conn else {
             return;
-        }
-        self.decoder.extend_bytes(bytes);
+        };
+        conn.decoder.extend_bytes(bytes);
         self.drain_decoder(now);
     }
 
     /// The connection closed or could not be opened.
-    pub fn handle_connection_lost(&mut self, now: u64) {
+    pub fn handle_connection_lost(&mut self, now: Instant) {
         if matches!(
             self.state,
             State::Opening | State::AwaitingConnAck | State::Connected
@@ -463,29 +449,34 @@ impl<S: InFlightStore> Client<S> {
     }
 
     /// Time passed: runs every timer due at `now`.
-    pub fn handle_timeout(&mut self, now: u64) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(timer) = self.timers.expired(now) {
             match timer {
                 Timer::ConnAck if self.state == State::AwaitingConnAck => {
                     self.violation(
                         now,
-                        ProtocolViolation::ConnAckTimeout(self.options.connect_timeout_ms),
+                        ProtocolViolation::ConnAckTimeout(self.options.connect_timeout),
                     );
                 }
-                Timer::KeepAlive if self.state == State::Connected && self.keep_alive_ms > 0 => {
-                    let due = self.last_sent + self.keep_alive_ms;
-                    if now >= due {
-                        self.send(now, &PingReq);
-                        if self.timers.get(Timer::PingResp).is_none() {
-                            self.timers
-                                .set(Timer::PingResp, now + self.ping_timeout_ms());
-                        }
-                    } else {
+                Timer::KeepAlive if self.state == State::Connected => {
+                    let Some(conn) = &mut self.conn else { continue };
+                    if conn.keep_alive_ms == 0 {
+                        continue;
+                    }
+                    let due = conn.last_sent.add_millis(conn.keep_alive_ms);
+                    if now < due {
                         self.timers.set(Timer::KeepAlive, due);
+                        continue;
+                    }
+                    self.send(now, &PingReq);
+                    if self.timers.get(Timer::PingResp).is_none() {
+                        let at = now.add_millis(self.ping_timeout_ms());
+                        self.timers.set(Timer::PingResp, at);
                     }
                 }
                 Timer::PingResp if self.state == State::Connected => {
-                    self.violation(now, ProtocolViolation::PingTimeout(self.ping_timeout_ms()));
+                    let timeout = Duration::from_millis(self.ping_timeout_ms());
+                    self.violation(now, ProtocolViolation::PingTimeout(timeout));
                 }
                 Timer::Reconnect
                     if self.state == State::WaitingReconnect && !self.network_paused =>
@@ -517,10 +508,10 @@ impl<S: InFlightStore> Client<S> {
         self.events.pop_front()
     }
 
-    /// When to call [`handle_timeout`](Client::handle_timeout) next, in the caller's
-    /// milliseconds; `None` when no timer runs.
+    /// When to call [`handle_timeout`](Client::handle_timeout) next, on the caller's
+    /// clock; `None` when no timer runs.
     #[must_use]
-    pub fn poll_timeout(&self) -> Option<u64> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()
     }
 
@@ -575,9 +566,10 @@ impl<S: InFlightStore> Client<S> {
     }
 
     fn ping_timeout_ms(&self) -> u64 {
+        let keep_alive = self.conn.as_ref().map_or(0, |c| c.keep_alive_ms);
         self.options
-            .ping_timeout_ms
-            .unwrap_or((self.keep_alive_ms / 2).max(1_000))
+            .ping_timeout
+            .map_or((keep_alive / 2).max(1_000), millis)
     }
 
     fn open(&mut self) {
@@ -607,7 +599,7 @@ impl<S: InFlightStore> Client<S> {
 
     /// Queues a caller's command of `size` encoded bytes, unless the queue would then hold
     /// more than the limit; a refusal changes nothing.
-    fn enqueue(&mut self, now: u64, size: usize, command: Command) -> Result<(), ClientError> {
+    fn enqueue(&mut self, now: Instant, size: usize, command: Command) -> Result<(), ClientError> {
         let max = self.options.max_queued_bytes;
         if size > max.saturating_sub(self.queued_bytes) {
             return Err(ClientError::QueueFull(max));
@@ -640,7 +632,7 @@ impl<S: InFlightStore> Client<S> {
 
     /// Sends queued commands in order while the connection and the server's receive
     /// maximum allow; stops at the first that must wait, so order is kept.
-    fn flush_queue(&mut self, now: u64) {
+    fn flush_queue(&mut self, now: Instant) {
         while self.state == State::Connected {
             let Some(command) = self.queue.front() else {
                 return;
@@ -682,21 +674,19 @@ impl<S: InFlightStore> Client<S> {
                     let Some(id) = id else { continue };
                     packet.packet_id = id;
                     self.send(now, &packet);
-                    self.requests
-                        .push((id, Request::Subscribe { handle, packet }));
+                    self.push_request(id, Request::Subscribe { handle, packet });
                 }
                 Command::Unsubscribe { handle, mut packet } => {
                     let Some(id) = id else { continue };
                     packet.packet_id = id;
                     self.send(now, &packet);
-                    self.requests
-                        .push((id, Request::Unsubscribe { handle, packet }));
+                    self.push_request(id, Request::Unsubscribe { handle, packet });
                 }
             }
         }
     }
 
-    fn send_new_publish(&mut self, now: u64, handle: Handle, publish: Publish) {
+    fn send_new_publish(&mut self, now: Instant, handle: Handle, publish: Publish) {
         let size = encoded_len(&publish, self.options.version).unwrap_or(usize::MAX);
         if let Err(error) = self.check_server_limits(&publish, size) {
             let error = match error {
@@ -733,38 +723,48 @@ impl<S: InFlightStore> Client<S> {
     }
 
     /// Writes a PUBLISH, replacing its topic by an alias where that is on and allowed.
-    fn send_publish(&mut self, now: u64, publish: &Publish) {
+    fn send_publish(&mut self, now: Instant, publish: &Publish) {
         let max = self.server.topic_alias_maximum;
-        if !self.options.outbound_topic_aliases
-            || max == 0
-            || publish.properties.topic_alias().is_some()
-        {
-            self.send(now, publish);
-            return;
-        }
+        let aliases = match &mut self.conn {
+            Some(conn)
+                if self.options.outbound_topic_aliases
+                    && max > 0
+                    && publish.properties.topic_alias().is_none() =>
+            {
+                &mut conn.outbound_aliases
+            }
+            _ => return self.send(now, publish),
+        };
         let mut aliased = publish.clone();
-        if let Some(alias) = self.outbound_aliases.get(&publish.topic) {
+        if let Some(alias) = aliases.get(&publish.topic) {
             aliased.topic = TopicName::from_alias_placeholder();
             aliased.properties.push(Property::TopicAlias(alias));
         } else if let Some(alias) =
-            NonZeroU16::new(self.outbound_aliases.len() as u16 + 1).filter(|a| a.get() <= max)
+            NonZeroU16::new(aliases.len() as u16 + 1).filter(|a| a.get() <= max)
         {
-            self.outbound_aliases.insert(publish.topic.clone(), alias);
+            aliases.insert(publish.topic.clone(), alias);
             aliased.properties.push(Property::TopicAlias(alias));
         }
         self.send(now, &aliased);
     }
 
     fn take_request(&mut self, id: PacketId) -> Option<Request> {
-        let i = self.requests.iter().position(|(r, _)| *r == id)?;
-        Some(self.requests.remove(i).1)
+        self.conn.as_mut()?.take_request(id)
+    }
+
+    fn push_request(&mut self, id: PacketId, request: Request) {
+        if let Some(conn) = &mut self.conn {
+            conn.requests.push((id, request));
+        }
     }
 
     fn allocate_id(&mut self) -> Option<PacketId> {
         for _ in 0..u16::MAX {
             let id = self.next_id;
             self.next_id = id.next();
-            if self.store.get(id).is_none() && !self.requests.iter().any(|(r, _)| *r == id) {
+            if self.store.get(id).is_none()
+                && !self.conn.as_ref().is_some_and(|c| c.has_request(id))
+            {
                 return Some(id);
             }
         }
@@ -774,18 +774,21 @@ impl<S: InFlightStore> Client<S> {
     /// Encodes a packet into the outgoing buffer; every packet the engine builds is valid.
     /// Typed rather than a [`Packet`], so that a client binary holds the encoders of the
     /// packets clients send and not those only servers send.
-    fn send<P: Body>(&mut self, now: u64, packet: &P) {
-        if encode(packet, self.options.version, &mut self.out).is_ok() {
-            self.last_sent = now;
-            if self.state == State::Connected && self.keep_alive_ms > 0 {
-                self.timers.set(Timer::KeepAlive, now + self.keep_alive_ms);
+    fn send<P: Body>(&mut self, now: Instant, packet: &P) {
+        if encode(packet, self.options.version, &mut self.out).is_ok()
+            && let Some(conn) = &mut self.conn
+        {
+            conn.last_sent = now;
+            if self.state == State::Connected && conn.keep_alive_ms > 0 {
+                self.timers
+                    .set(Timer::KeepAlive, now.add_millis(conn.keep_alive_ms));
             }
         }
     }
 
-    fn drain_decoder(&mut self, now: u64) {
-        while matches!(self.state, State::AwaitingConnAck | State::Connected) {
-            match self.decoder.decode_from_server() {
+    fn drain_decoder(&mut self, now: Instant) {
+        while let Some(conn) = &mut self.conn {
+            match conn.decoder.decode_from_server() {
                 Ok(Some(packet)) => self.handle_packet(now, packet),
                 Ok(None) => return,
                 Err(DecodeError::NotFromServer(packet_type)) => {
@@ -796,7 +799,7 @@ impl<S: InFlightStore> Client<S> {
         }
     }
 
-    fn handle_packet(&mut self, now: u64, packet: Packet) {
+    fn handle_packet(&mut self, now: Instant, packet: Packet) {
         let connected = self.state == State::Connected;
         match packet {
             Packet::ConnAck(ack) if !connected => self.on_connack(now, ack),
@@ -825,7 +828,7 @@ impl<S: InFlightStore> Client<S> {
         }
     }
 
-    fn on_connack(&mut self, now: u64, ack: ConnAck) {
+    fn on_connack(&mut self, now: Instant, ack: ConnAck) {
         self.timers.stop(Timer::ConnAck);
         if ack.reason_code.is_error() {
             self.actions.push_back(Action::Close);
@@ -855,10 +858,14 @@ impl<S: InFlightStore> Client<S> {
             self.options.client_id = id;
         }
         let keep_alive = p.server_keep_alive().unwrap_or(self.options.keep_alive);
-        self.keep_alive_ms = u64::from(keep_alive) * 1_000;
-        if self.keep_alive_ms > 0 {
-            self.timers
-                .set(Timer::KeepAlive, self.last_sent + self.keep_alive_ms);
+        if let Some(conn) = &mut self.conn {
+            conn.keep_alive_ms = u64::from(keep_alive) * 1_000;
+            if conn.keep_alive_ms > 0 {
+                self.timers.set(
+                    Timer::KeepAlive,
+                    conn.last_sent.add_millis(conn.keep_alive_ms),
+                );
+            }
         }
         self.events.push_back(Event::Connected {
             session_present: ack.session_present,
@@ -869,9 +876,9 @@ impl<S: InFlightStore> Client<S> {
     }
 
     /// After CONNACK: send in-flight messages again [MQTT-4.4.0-1], or handle their loss.
-    fn restore_session(&mut self, now: u64, session_present: bool) {
+    fn restore_session(&mut self, now: Instant, session_present: bool) {
         if !session_present {
-            self.inbound_qos2.clear();
+            self.session = Session::default();
         }
         for id in self.store.ids() {
             let Some(entry) = self.store.get(id).cloned() else {
@@ -926,7 +933,7 @@ impl<S: InFlightStore> Client<S> {
         }
     }
 
-    fn on_publish(&mut self, now: u64, mut publish: Publish) {
+    fn on_publish(&mut self, now: Instant, mut publish: Publish) {
         if let Some(alias) = publish.properties.topic_alias() {
             let max = self.options.topic_alias_maximum;
             if alias.get() > max {
@@ -938,8 +945,11 @@ impl<S: InFlightStore> Client<S> {
                     },
                 );
             }
+            let Some(aliases) = self.conn.as_mut().map(|c| &mut c.inbound_aliases) else {
+                return;
+            };
             if publish.topic.is_empty() {
-                match self.inbound_aliases.get(alias) {
+                match aliases.get(alias) {
                     Some(topic) => publish.topic = topic.clone(),
                     None => {
                         return self
@@ -947,7 +957,7 @@ impl<S: InFlightStore> Client<S> {
                     }
                 }
             } else {
-                self.inbound_aliases.insert(alias, publish.topic.clone());
+                aliases.insert(alias, publish.topic.clone());
             }
         }
         match (publish.qos, publish.packet_id) {
@@ -956,14 +966,15 @@ impl<S: InFlightStore> Client<S> {
                 self.send(now, &(PacketType::PubAck, &Ack::new(id)));
             }
             (QoS::ExactlyOnce, Some(id)) => {
-                if !self.inbound_qos2.contains(id) {
-                    if self.inbound_qos2.len() >= usize::from(self.options.receive_maximum) {
+                if !self.session.inbound_qos2.contains(id) {
+                    if self.session.inbound_qos2.len() >= usize::from(self.options.receive_maximum)
+                    {
                         return self.violation(
                             now,
                             ProtocolViolation::ReceiveMaximumExceeded(self.options.receive_maximum),
                         );
                     }
-                    self.inbound_qos2.insert(id);
+                    self.session.inbound_qos2.insert(id);
                     self.events.push_back(Event::Message(publish));
                 }
                 self.send(now, &(PacketType::PubRec, &Ack::new(id)));
@@ -972,13 +983,13 @@ impl<S: InFlightStore> Client<S> {
         }
     }
 
-    fn on_puback(&mut self, now: u64, ack: Ack) {
+    fn on_puback(&mut self, now: Instant, ack: Ack) {
         self.finish_in_flight(now, &ack, InFlightState::AwaitingPubAck);
     }
 
     /// The last acknowledgment of an outgoing message (PUBACK, PUBCOMP, or a refusing
     /// PUBREC): if the message waits for it, report the outcome and free its slot.
-    fn finish_in_flight(&mut self, now: u64, ack: &Ack, awaiting: InFlightState) {
+    fn finish_in_flight(&mut self, now: Instant, ack: &Ack, awaiting: InFlightState) {
         if self
             .store
             .get(ack.packet_id)
@@ -991,7 +1002,7 @@ impl<S: InFlightStore> Client<S> {
         }
     }
 
-    fn on_pubrec(&mut self, now: u64, ack: Ack) {
+    fn on_pubrec(&mut self, now: Instant, ack: Ack) {
         let id = ack.packet_id;
         match self.store.get(id).map(|e| e.state) {
             Some(InFlightState::AwaitingPubRec) if ack.reason_code.is_error() => {
@@ -1011,15 +1022,17 @@ impl<S: InFlightStore> Client<S> {
         }
     }
 
-    fn on_pubrel(&mut self, now: u64, ack: Ack) {
+    fn on_pubrel(&mut self, now: Instant, ack: Ack) {
         let mut comp = Ack::new(ack.packet_id);
-        if !self.inbound_qos2.remove(ack.packet_id) && self.options.version == ProtocolVersion::V5 {
+        if !self.session.inbound_qos2.remove(ack.packet_id)
+            && self.options.version == ProtocolVersion::V5
+        {
             comp.reason_code = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
         }
         self.send(now, &(PacketType::PubComp, &comp));
     }
 
-    fn on_pubcomp(&mut self, now: u64, ack: Ack) {
+    fn on_pubcomp(&mut self, now: Instant, ack: Ack) {
         self.finish_in_flight(now, &ack, InFlightState::AwaitingPubComp);
     }
 
@@ -1037,7 +1050,7 @@ impl<S: InFlightStore> Client<S> {
         });
     }
 
-    fn on_suback(&mut self, now: u64, ack: SubAck) {
+    fn on_suback(&mut self, now: Instant, ack: SubAck) {
         let Some(request) = self.take_request(ack.packet_id) else {
             return;
         };
@@ -1075,7 +1088,7 @@ impl<S: InFlightStore> Client<S> {
         self.flush_queue(now);
     }
 
-    fn on_unsuback(&mut self, now: u64, ack: UnsubAck) {
+    fn on_unsuback(&mut self, now: Instant, ack: UnsubAck) {
         let Some(request) = self.take_request(ack.packet_id) else {
             return;
         };
@@ -1107,7 +1120,7 @@ impl<S: InFlightStore> Client<S> {
     }
 
     /// The server broke the protocol: tell it why (5.0), close, and reconnect.
-    fn violation(&mut self, now: u64, violation: ProtocolViolation) {
+    fn violation(&mut self, now: Instant, violation: ProtocolViolation) {
         let reason_code = violation.reason_code();
         self.events.push_back(Event::ProtocolError {
             reason_code,
@@ -1131,7 +1144,7 @@ impl<S: InFlightStore> Client<S> {
     /// next attempt.
     fn connection_ended(
         &mut self,
-        now: u64,
+        now: Instant,
         by: DisconnectedBy,
         reason_code: ReasonCode,
         properties: Properties,
@@ -1145,31 +1158,34 @@ impl<S: InFlightStore> Client<S> {
         self.schedule_reconnect(now);
     }
 
-    /// Forgets everything that lives only as long as one connection.
+    /// Drops the connection, and with it everything that lives only as long as one; what
+    /// it had not sent yet and its timers go too (the two outputs the client keeps for the
+    /// driver).
     fn reset_connection(&mut self) {
         self.out.clear();
         self.timers.stop_all();
-        self.inbound_aliases.clear();
-        self.outbound_aliases.clear();
-        self.keep_alive_ms = 0;
+        self.state = State::Idle;
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
         // Requests not acknowledged go first in the queue, in the order they were sent.
-        while let Some((_, request)) = self.requests.pop() {
+        let mut requests = conn.requests;
+        while let Some((_, request)) = requests.pop() {
             self.requeue(match request {
                 Request::Subscribe { handle, packet } => Command::Subscribe { handle, packet },
                 Request::Unsubscribe { handle, packet } => Command::Unsubscribe { handle, packet },
             });
         }
-        self.state = State::Idle;
     }
 
-    fn schedule_reconnect(&mut self, now: u64) {
+    fn schedule_reconnect(&mut self, now: Instant) {
         let Some(backoff) = &mut self.backoff else {
             return self.stop();
         };
         match backoff.next_delay() {
             Some(delay) => {
                 self.state = State::WaitingReconnect;
-                let at = now + delay;
+                let at = now.add_millis(delay);
                 if !self.network_paused {
                     self.timers.set(Timer::Reconnect, at);
                 }

@@ -7,6 +7,7 @@ use bytestring::ByteString;
 use super::backoff::ReconnectOptions;
 use crate::packet::Will;
 use crate::property::Properties;
+use crate::time::Duration;
 use crate::types::ProtocolVersion;
 
 /// What happens to a QoS 0 publish given while the client is not connected.
@@ -45,11 +46,10 @@ pub struct ClientOptions {
     /// method. Session expiry, receive maximum, maximum packet size and topic alias maximum
     /// are set from the fields of this struct.
     pub properties: Properties,
-    /// How long to wait for CONNACK after the connection opened, in milliseconds.
-    pub connect_timeout_ms: u64,
-    /// How long to wait for PINGRESP, in milliseconds; by default half the keep alive,
-    /// at least 1 s.
-    pub ping_timeout_ms: Option<u64>,
+    /// How long to wait for CONNACK after the connection opened.
+    pub connect_timeout: Duration,
+    /// How long to wait for PINGRESP; by default half the keep alive, at least 1 s.
+    pub ping_timeout: Option<Duration>,
     /// Reconnect automatically; `None` stays disconnected after a loss.
     pub reconnect: Option<ReconnectOptions>,
     /// Subscribe again to everything after reconnecting without a session.
@@ -98,8 +98,8 @@ impl ClientOptions {
             password: None,
             will: None,
             properties: Properties::new(),
-            connect_timeout_ms: 30_000,
-            ping_timeout_ms: None,
+            connect_timeout: Duration::from_secs(30),
+            ping_timeout: None,
             reconnect: Some(ReconnectOptions::default()),
             resubscribe: true,
             resend_without_session: true,

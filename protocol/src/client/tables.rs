@@ -1,4 +1,4 @@
-//! The engine's per-connection lookup tables. Their keys are small integers (packet
+//! The engine's per-connection and per-session lookup tables. Their keys are small integers (packet
 //! identifiers, topic aliases) or are handed out in order, so plain vectors serve them with
 //! O(1) or O(log n) lookups and no hashing. They also keep the code small: every `HashMap`
 //! instantiation costs a few kilobytes of wasm in the browser client.
@@ -58,11 +58,6 @@ impl PacketIdSet {
             _ => false,
         }
     }
-
-    pub(crate) fn clear(&mut self) {
-        self.words.clear();
-        self.len = 0;
-    }
 }
 
 /// Topic aliases the server set, indexed by alias. The engine only stores aliases up to
@@ -81,10 +76,6 @@ impl InboundAliases {
             self.0.resize(i + 1, None);
         }
         self.0[i] = Some(topic);
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.0.clear();
     }
 }
 
@@ -114,10 +105,6 @@ impl OutboundAliases {
             Ok(i) => self.0[i].1 = alias,
             Err(i) => self.0.insert(i, (topic, alias)),
         }
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.0.clear();
     }
 }
 
@@ -154,9 +141,6 @@ mod tests {
         assert!(!set.contains(id(64)));
         assert!(set.contains(id(65)));
         assert_eq!(set.len(), 4);
-        set.clear();
-        assert_eq!(set.len(), 0);
-        assert!(!set.contains(id(1)));
     }
 
     #[test]
@@ -171,8 +155,6 @@ mod tests {
         assert_eq!(aliases.get(nz(4)), None);
         aliases.insert(nz(3), topic("d"));
         assert_eq!(aliases.get(nz(3)), Some(&topic("d")));
-        aliases.clear();
-        assert_eq!(aliases.get(nz(1)), None);
     }
 
     #[test]
@@ -190,8 +172,5 @@ mod tests {
         aliases.insert(topic("a"), nz(9));
         assert_eq!(aliases.get("a"), Some(nz(9)));
         assert_eq!(aliases.len(), 5);
-        aliases.clear();
-        assert_eq!(aliases.len(), 0);
-        assert_eq!(aliases.get("m"), None);
     }
 }

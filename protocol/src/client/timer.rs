@@ -1,6 +1,8 @@
 //! The engine's timers in one table keyed by an enum. The next wake-up is the earliest
 //! deadline; a call to `handle_timeout` before any deadline does nothing.
 
+use crate::time::Instant;
+
 /// The timers the client engine runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Timer {
@@ -22,14 +24,14 @@ const ALL: [Timer; COUNT] = [
     Timer::Reconnect,
 ];
 
-/// Deadlines in milliseconds, one slot per timer.
+/// Deadlines, one slot per timer.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct TimerTable {
-    deadlines: [Option<u64>; COUNT],
+    deadlines: [Option<Instant>; COUNT],
 }
 
 impl TimerTable {
-    pub(crate) fn set(&mut self, timer: Timer, at: u64) {
+    pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
         self.deadlines[timer as usize] = Some(at);
     }
 
@@ -37,7 +39,7 @@ impl TimerTable {
         self.deadlines[timer as usize] = None;
     }
 
-    pub(crate) fn get(&self, timer: Timer) -> Option<u64> {
+    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
         self.deadlines[timer as usize]
     }
 
@@ -46,12 +48,12 @@ impl TimerTable {
     }
 
     /// The earliest deadline.
-    pub(crate) fn next(&self) -> Option<u64> {
+    pub(crate) fn next(&self) -> Option<Instant> {
         self.deadlines.iter().flatten().min().copied()
     }
 
     /// Stops and returns the first timer due at `now`, if any.
-    pub(crate) fn expired(&mut self, now: u64) -> Option<Timer> {
+    pub(crate) fn expired(&mut self, now: Instant) -> Option<Timer> {
         let timer = ALL
             .into_iter()
             .find(|t| self.get(*t).is_some_and(|at| at <= now))?;
