@@ -30,18 +30,22 @@ impl Default for ReconnectOptions {
 /// The state of backoff between successful connections.
 #[derive(Debug, Clone)]
 pub(crate) struct Backoff {
-    options: ReconnectOptions,
+    /// The delays of the options in milliseconds, the unit the jitter is drawn in.
+    min_ms: u64,
+    max_ms: u64,
+    max_attempts: Option<u32>,
     attempt: u32,
     rng: fastrand::Rng,
 }
 
 impl Backoff {
     pub(crate) fn new(options: ReconnectOptions) -> Backoff {
-        let rng = fastrand::Rng::with_seed(options.seed);
         Backoff {
-            options,
+            min_ms: millis(options.min_delay),
+            max_ms: millis(options.max_delay),
+            max_attempts: options.max_attempts,
             attempt: 0,
-            rng,
+            rng: fastrand::Rng::with_seed(options.seed),
         }
     }
 
@@ -59,17 +63,14 @@ impl Backoff {
     /// jitter: uniform in `[0, min(max, min_delay * 2^attempt)]`, at least 1 ms after the
     /// first failure so a flapping server is not hammered. In whole milliseconds.
     pub(crate) fn next_delay(&mut self) -> Option<u64> {
-        if self
-            .options
-            .max_attempts
-            .is_some_and(|max| self.attempt >= max)
-        {
+        if self.max_attempts.is_some_and(|max| self.attempt >= max) {
             return None;
         }
         let exp = self.attempt.min(32);
-        let cap = millis(self.options.min_delay)
+        let cap = self
+            .min_ms
             .saturating_mul(1u64 << exp)
-            .min(millis(self.options.max_delay))
+            .min(self.max_ms)
             .max(1);
         self.attempt += 1;
         Some(self.rng.u64(1..=cap))
