@@ -1,5 +1,9 @@
 //! Where a broker is: the `mqtt://host:port` / `mqtts://host:port` URL of `--broker`,
-//! parsed once into host, port and whether to speak TLS.
+//! parsed once into host, port and whether to speak TLS. The parsing is
+//! [`mqttwire_tokio::Endpoint`]'s, the workspace's one URL parser; the bridge takes the
+//! MQTT schemes only, since it relays the broker's bytes as they are.
+
+use mqttwire_tokio::{Endpoint, Scheme};
 
 use crate::config::ConfigError;
 
@@ -17,35 +21,24 @@ pub struct BrokerUrl {
 impl BrokerUrl {
     /// Parses `mqtt://host:port` or `mqtts://host:port` (ports default to 1883 and 8883).
     pub fn parse(url: &str) -> Result<BrokerUrl, ConfigError> {
-        let bad = || ConfigError::BrokerUrl(url.to_owned());
-        let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtts://") {
-            (true, rest)
-        } else if let Some(rest) = url.strip_prefix("mqtt://") {
-            (false, rest)
-        } else {
-            return Err(bad());
+        let bad = |reason: String| ConfigError::BrokerUrl {
+            url: url.to_owned(),
+            reason,
         };
-        let rest = rest.trim_end_matches('/');
-        if rest.is_empty() || rest.contains('/') || rest.contains('@') {
-            return Err(bad());
-        }
-        let (host, port) = match rest.rsplit_once(':') {
-            // An IPv6 literal is bracketed: [::1]:1883.
-            Some((host, port))
-                if !host.is_empty() && (!host.contains(':') || host.starts_with('[')) =>
-            {
-                (host, port.parse::<u16>().map_err(|_| bad())?)
+        let endpoint: Endpoint = url.parse().map_err(|e| bad(format!("{e}")))?;
+        let tls = match endpoint.scheme() {
+            Scheme::Mqtt => false,
+            Scheme::Mqtts => true,
+            _ => {
+                return Err(bad(
+                    "the bridge relays MQTT over TCP: use mqtt://host:port or mqtts://host:port"
+                        .to_owned(),
+                ));
             }
-            None => (rest, if tls { 8883 } else { 1883 }),
-            _ => return Err(bad()),
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() || port == 0 {
-            return Err(bad());
-        }
         Ok(BrokerUrl {
-            host: host.to_owned(),
-            port,
+            host: endpoint.host().to_owned(),
+            port: endpoint.port(),
             tls,
         })
     }
@@ -102,9 +95,20 @@ mod tests {
             "mqtt://u@h:1",
             "mqtt://h:1/x",
             "tcp://h",
+            "ws://h:1/mqtt",
+            "wss://h",
+            "mqtt://h:1#x",
         ] {
             assert!(BrokerUrl::parse(bad).is_err(), "{bad}");
         }
+        let message = BrokerUrl::parse("ws://h:1/mqtt")
+            .expect_err("a WebSocket URL is not a broker URL")
+            .to_string();
+        assert!(message.contains("use mqtt://host:port"), "{message}");
+        let message = BrokerUrl::parse("mqtt://h:99999")
+            .expect_err("port out of range")
+            .to_string();
+        assert!(message.contains("invalid port \"99999\""), "{message}");
     }
 
     #[test]

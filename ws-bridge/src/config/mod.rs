@@ -49,8 +49,13 @@ pub enum LogFormat {
 #[non_exhaustive]
 pub enum ConfigError {
     /// A broker URL that is not `mqtt://host:port` or `mqtts://host:port`.
-    #[error("invalid broker URL {0:?}: expected mqtt://host:port or mqtts://host:port")]
-    BrokerUrl(String),
+    #[error("invalid broker URL {url:?}: {reason}")]
+    BrokerUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A duration that does not parse ("10s", "250ms", ...).
     #[error("invalid duration for {name}: {value:?} ({reason})")]
     Duration {
