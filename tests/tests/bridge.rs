@@ -887,33 +887,46 @@ async fn drains_then_closes_with_going_away_on_shutdown() {
 
 // ---- TLS and operations ----
 
+/// A bridge serving wss:// with a freshly generated certificate for `localhost`, and a
+/// client TLS configuration that trusts just that certificate. The directory holds the
+/// PEM files while the bridge runs.
+async fn wss_bridge() -> (
+    Mosquitto,
+    Bridge,
+    tempfile::TempDir,
+    Arc<rustls::ClientConfig>,
+) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).expect("cert written");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key written");
+    let (broker, bridge) = bridged(Config {
+        tls: Some((cert, key)),
+        ..Config::default()
+    })
+    .await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).expect("a root");
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    (broker, bridge, dir, Arc::new(tls))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_wss_with_generated_certificate() {
     bounded(async {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
-            .expect("a certificate");
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let cert = dir.path().join("cert.pem");
-        let key = dir.path().join("key.pem");
-        std::fs::write(&cert, certified.cert.pem()).expect("cert written");
-        std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key written");
-        let (_broker, bridge) = bridged(Config {
-            tls: Some((cert, key)),
-            ..Config::default()
-        })
-        .await;
+        let (_broker, bridge, _dir, tls) = wss_bridge().await;
         let addr = bridge.addr();
 
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(certified.cert.der().clone()).expect("a root");
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
+        let connector = tokio_rustls::TlsConnector::from(tls);
         let tcp = TcpStream::connect(addr).await.expect("connect");
         let name = rustls_pki_types::ServerName::try_from("localhost").expect("a name");
         let stream = connector.connect(name, tcp).await.expect("TLS handshake");
@@ -949,29 +962,9 @@ async fn serves_wss_with_generated_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_speaks_wss_with_its_own_roots() {
     bounded(async {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
-            .expect("a certificate");
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let cert = dir.path().join("cert.pem");
-        let key = dir.path().join("key.pem");
-        std::fs::write(&cert, certified.cert.pem()).expect("cert written");
-        std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key written");
-        let (_broker, bridge) = bridged(Config {
-            tls: Some((cert, key)),
-            ..Config::default()
-        })
-        .await;
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(certified.cert.der().clone()).expect("a root");
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let (_broker, bridge, _dir, tls) = wss_bridge().await;
         let mut transport = mqttwire_tokio::TransportOptions::default();
-        transport.tls = Some(Arc::new(tls));
+        transport.tls = Some(tls);
         let url = format!("wss://localhost:{}/mqtt", bridge.addr().port());
         let endpoint: mqttwire_tests::Endpoint = url.parse().expect("a wss URL");
         let (client, mut events) =
