@@ -42,11 +42,20 @@ RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zf
 rm -rf pkg
 wasm-bindgen --target web --no-typescript --out-dir pkg --out-name mqttwire_wasm \
   ../target/npm/wasm32-unknown-unknown/wasm-release/client_wasm.wasm
-# --zero-filled-memory: the module defines its own memory, which starts zeroed. The names
-# are minified in a second pass: with --converge the optimising pass prints them per round.
+# --zero-filled-memory: the module defines its own memory, which starts zeroed.
+# --low-memory-unused lets wasm-opt fold `p + C` (C < 1 KiB) into a load or store offset, which
+# differs only where `p + C` would wrap around 4 GiB into the first KiB: Rust's pointer
+# arithmetic never wraps (-330 B gzip).
+# --one-caller-inline-max-function-size=20: a function called from one place is inlined only
+# if it is that small; inlining every such function (the default) gives a larger gzip, since
+# code spread over one huge function with many locals repeats itself less (measured on the
+# package: 20 gave the least, -1.4 KB gzip and -0.9 KB brotli, for 3 KB more raw wasm).
+# The names are minified in a second pass: with --converge the optimising pass prints them
+# per round.
 FEATURES="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue"
-node_modules/.bin/wasm-opt -Oz --converge --zero-filled-memory $FEATURES \
+node_modules/.bin/wasm-opt -Oz --converge --zero-filled-memory --low-memory-unused \
+  --one-caller-inline-max-function-size=20 $FEATURES \
   pkg/mqttwire_wasm_bg.wasm -o pkg/mqttwire_wasm_bg.wasm
 node_modules/.bin/wasm-opt $FEATURES --strip-producers --strip-target-features \
   --minify-imports-and-exports-and-modules \
