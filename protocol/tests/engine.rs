@@ -929,4 +929,109 @@ fn spurious_timeouts_and_inputs_in_the_wrong_state_are_harmless() {
     assert_eq!(pair.client.connect(pair.now), Err(ClientError::AlreadyStarted));
 }
 
+fn a_restart_from_a_snapshot_resends_in_flight_then_queued_and_knows_inbound_qos2() {
+    for version in [V311, V5] {
+        let mut options = Pair::options(version);
+        options.clean_start = false;
+        options.session_expiry = 600;
+        let mut pair = Pair::new(options.clone());
+        pair.start();
+        pair.take_events();
+        pair.publish("a", b"1", QoS::AtLeastOnce);
+        pair.publish("b", b"2", QoS::ExactlyOnce);
+        pair.publish("c", b"3", QoS::ExactlyOnce);
+        let ids: Vec<_> = (0..3).map(|_| publish_id(&pair.next_sent())).collect();
+        pair.server_sends(Packet::PubRec(Ack::new(ids[2])));
+        assert_eq!(pair.next_sent(), Packet::PubRel(Ack::new(ids[2])));
+        pair.server_sends(inbound("in", QoS::ExactlyOnce, Some(7), b"x"));
+        assert_eq!(pair.next_sent(), Packet::PubRec(Ack::new(id(7))));
+        pair.cut();
+        pair.publish("d", b"4", QoS::AtLeastOnce);
+        pair.publish("zero", b"", QoS::AtMostOnce);
+        let snapshot = pair.client.snapshot();
+
+        // The process ends; a new one starts from the snapshot.
+        let mut restarted = Pair::new(options);
+        restarted.client.restore(&snapshot).expect("a snapshot restores");
+        assert_eq!(restarted.client.store().len(), 3);
+        assert_eq!(restarted.client.queued(), 1, "{version}: QoS 0 is not kept");
+        assert_eq!(restarted.client.snapshot(), snapshot);
+        restarted.client.connect(restarted.now).expect("starts");
+        restarted.accept(ConnAck { session_present: true, ..ConnAck::default() });
+        // [MQTT-4.4.0-1] in the original order: a and b with DUP, PUBREL for c, then d.
+        for (i, topic) in ["a", "b"].iter().enumerate() {
+            let Packet::Publish(p) = restarted.next_sent() else { panic!("PUBLISH") };
+            assert!(p.dup, "{version}: {topic} is sent again with DUP");
+            assert_eq!((&*p.topic, p.packet_id), (*topic, Some(ids[i])));
+        }
+        assert_eq!(restarted.next_sent(), Packet::PubRel(Ack::new(ids[2])));
+        let Packet::Publish(d) = restarted.next_sent() else { panic!("PUBLISH d") };
+        assert_eq!((&*d.topic, d.dup, d.qos), ("d", false, QoS::AtLeastOnce));
+        restarted.nothing_sent();
+        // The server sends the inbound QoS 2 message again: acknowledged, not delivered.
+        restarted.take_events();
+        let mut again = inbound("in", QoS::ExactlyOnce, Some(7), b"x");
+        if let Packet::Publish(p) = &mut again {
+            p.dup = true;
+        }
+        restarted.server_sends(again);
+        assert_eq!(restarted.next_sent(), Packet::PubRec(Ack::new(id(7))));
+        assert!(messages(&restarted.take_events()).is_empty(), "{version}: delivered once");
+        // Acknowledgments complete the restored messages under their new handles.
+        restarted.server_sends(Packet::PubAck(Ack::new(ids[0])));
+        assert!(restarted.take_events().iter().any(|e| matches!(e, Event::PublishComplete { .. })));
+    }
+}
+
+fn the_durable_revision_moves_with_what_a_snapshot_holds() {
+    let mut pair = Pair::new(Pair::options(V5));
+    let rev = |pair: &Pair| pair.client.durable_revision();
+    pair.start();
+    let r0 = rev(&pair);
+    pair.client.subscribe(pair.now, sub("s", QoS::AtMostOnce), Properties::new()).expect("ok");
+    pair.publish("t", b"", QoS::AtMostOnce);
+    pair.drive();
+    assert_eq!(rev(&pair), r0, "subscribe and QoS 0 keep nothing");
+    pair.publish("t", b"", QoS::ExactlyOnce);
+    let pid = publish_id(&pair.sent.pop_back().expect("sent"));
+    let r1 = rev(&pair);
+    assert!(r1 > r0);
+    pair.server_sends(Packet::PubRec(Ack::new(pid)));
+    let r2 = rev(&pair);
+    assert!(r2 > r1, "PUBREC moves the message to awaiting PUBCOMP");
+    pair.server_sends(Packet::PubComp(Ack::new(pid)));
+    assert!(rev(&pair) > r2);
+    let r3 = rev(&pair);
+    pair.server_sends(inbound("t", QoS::ExactlyOnce, Some(9), b""));
+    assert!(rev(&pair) > r3, "an inbound QoS 2 identifier is kept");
+    let r4 = rev(&pair);
+    pair.server_sends(Packet::PubRel(Ack::new(id(9))));
+    assert!(rev(&pair) > r4, "and released");
+}
+
+fn restore_refuses_what_is_not_a_snapshot_and_changes_nothing() {
+    let mut pair = Pair::new(Pair::options(V5));
+    pair.publish("t", b"1", QoS::AtLeastOnce);
+    let good = pair.client.snapshot();
+    let mut fresh = Pair::new(Pair::options(V5));
+    for bad in [
+        &b""[..],
+        b"MQW",
+        b"MQW\x02\x05",
+        b"XYZ\x01\x05",
+        b"MQW\x01\x07",
+        &good[..good.len() - 1],
+        &[&good[..], &[5, 0, 0]].concat(),
+        &[&good[..], &[9]].concat(),
+        &[&good[..], &[1, 0x30, 0x03, 0, 1, b't']].concat(),
+    ] {
+        assert_eq!(fresh.client.restore(bad), Err(ClientError::BadSnapshot), "{bad:?}");
+        assert_eq!((fresh.client.queued(), fresh.client.store().len()), (0, 0));
+    }
+    fresh.client.restore(&good).expect("restores");
+    assert_eq!(fresh.client.queued(), 1);
+    fresh.start();
+    assert_eq!(fresh.client.restore(&good), Err(ClientError::AlreadyStarted));
+}
+
 }

@@ -262,6 +262,8 @@ pub enum ClientError {
     },
     /// AUTH on MQTT 3.1.1, or while not connected.
     AuthUnavailable,
+    /// [`Client::restore`](super::Client::restore) was given bytes that are not a snapshot.
+    BadSnapshot,
 }
 
 error_table!(ClientError {
@@ -272,6 +274,7 @@ error_table!(ClientError {
     ClientError::RetainNotSupported => "the server does not support retained messages";
     ClientError::PacketTooLarge { size, max } => "packet larger than the server's maximum packet size", ": {} bytes, over {}", size, max;
     ClientError::AuthUnavailable => "AUTH needs an MQTT 5.0 connection";
+    ClientError::BadSnapshot => "the saved state is not a snapshot of this client";
 });
 
 impl std::error::Error for ClientError {

@@ -6,6 +6,7 @@ mod connection;
 mod dispatch;
 mod event;
 mod options;
+mod persist;
 mod store;
 mod tables;
 mod timer;
@@ -107,6 +108,8 @@ pub struct Client<S: InFlightStore = MemoryStore> {
     server: ServerLimits,
     connected_before: bool,
     network_paused: bool,
+    /// Changes with the state a [`snapshot`](Client::snapshot) holds.
+    durable: u64,
 }
 
 /// Where the client stands.
@@ -206,6 +209,7 @@ impl<S: InFlightStore> Client<S> {
             server: ServerLimits::default(),
             connected_before: false,
             network_paused: false,
+            durable: 0,
             options,
         }
     }
@@ -245,7 +249,9 @@ impl<S: InFlightStore> Client<S> {
             });
             return Ok(handle);
         }
+        let durable = publish.qos != QoS::AtMostOnce;
         self.enqueue(now, size, Command::Publish { handle, publish })?;
+        self.durable += u64::from(durable);
         Ok(handle)
     }
 
@@ -667,6 +673,8 @@ impl<S: InFlightStore> Client<S> {
                     handle,
                     mut publish,
                 } => {
+                    // From the queue into the store (or failed).
+                    self.durable += u64::from(publish.qos != QoS::AtMostOnce);
                     publish.packet_id = id;
                     self.send_new_publish(now, handle, publish);
                 }
@@ -879,6 +887,7 @@ impl<S: InFlightStore> Client<S> {
     fn restore_session(&mut self, now: Instant, session_present: bool) {
         if !session_present {
             self.session = Session::default();
+            self.durable += 1;
         }
         for id in self.store.ids() {
             let Some(entry) = self.store.get(id).cloned() else {
@@ -896,6 +905,7 @@ impl<S: InFlightStore> Client<S> {
                 (false, InFlightState::AwaitingPubComp) => {
                     // PUBREC came: the server had the message before its session ended.
                     self.store.remove(id);
+                    self.durable += 1;
                     self.events.push_back(Event::PublishComplete {
                         handle: entry.handle,
                         reason_code: ReasonCode::SUCCESS,
@@ -906,6 +916,7 @@ impl<S: InFlightStore> Client<S> {
                 }
                 (false, _) => {
                     self.store.remove(id);
+                    self.durable += 1;
                     self.events.push_back(Event::PublishFailed {
                         handle: entry.handle,
                         error: PublishError::SessionLost,
@@ -975,6 +986,7 @@ impl<S: InFlightStore> Client<S> {
                         );
                     }
                     self.session.inbound_qos2.insert(id);
+                    self.durable += 1;
                     self.events.push_back(Event::Message(publish));
                 }
                 self.send(now, &(PacketType::PubRec, &Ack::new(id)));
@@ -996,6 +1008,7 @@ impl<S: InFlightStore> Client<S> {
             .is_some_and(|e| e.state == awaiting)
         {
             if let Some(entry) = self.store.remove(ack.packet_id) {
+                self.durable += 1;
                 self.complete(entry.handle, ack.reason_code);
             }
             self.flush_queue(now);
@@ -1010,6 +1023,7 @@ impl<S: InFlightStore> Client<S> {
             }
             Some(InFlightState::AwaitingPubRec | InFlightState::AwaitingPubComp) => {
                 self.store.set_state(id, InFlightState::AwaitingPubComp);
+                self.durable += 1;
                 self.send(now, &(PacketType::PubRel, &Ack::new(id)));
             }
             _ => {
@@ -1024,9 +1038,9 @@ impl<S: InFlightStore> Client<S> {
 
     fn on_pubrel(&mut self, now: Instant, ack: Ack) {
         let mut comp = Ack::new(ack.packet_id);
-        if !self.session.inbound_qos2.remove(ack.packet_id)
-            && self.options.version == ProtocolVersion::V5
-        {
+        if self.session.inbound_qos2.remove(ack.packet_id) {
+            self.durable += 1;
+        } else if self.options.version == ProtocolVersion::V5 {
             comp.reason_code = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
         }
         self.send(now, &(PacketType::PubComp, &comp));
@@ -1209,6 +1223,7 @@ impl<S: InFlightStore> Client<S> {
             backoff.reset();
         }
         self.queued_bytes = 0;
+        self.durable += 1;
         for command in self.queue.drain(..) {
             self.events.push_back(match command {
                 Command::Publish { handle, .. } => Event::PublishFailed {

@@ -46,6 +46,15 @@ impl PacketIdSet {
         true
     }
 
+    /// The identifiers held, in increasing order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = PacketId> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, &w)| {
+            (0..64u16)
+                .filter(move |b| w & (1 << b) != 0)
+                .filter_map(move |b| PacketId::new(i as u16 * 64 + b))
+        })
+    }
+
     /// Removes `id`; false if it was not there.
     pub(crate) fn remove(&mut self, id: PacketId) -> bool {
         let (word, mask) = Self::slot(id);
