@@ -71,19 +71,23 @@ node_modules/.bin/esbuild pkg/index.src.js --bundle --format=esm --target=es2020
 node_modules/.bin/terser pkg/index.bundle.js --module --ecma 2020 --compress --mangle \
   --keep-classnames -o pkg/index.js
 rm pkg/index.src.js pkg/index.bundle.js pkg/mqttwire_wasm.js
+# The other entry points, each loaded only by an app that imports it.
+cp js/store.d.ts pkg/
+node_modules/.bin/terser js/store.js --module --ecma 2020 --compress --mangle -o pkg/store.js
 node --input-type=module -e '
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
-const files = ["index.js", "mqttwire_wasm_bg.wasm"];
-let raw = 0, gz = 0, br = 0;
-for (const f of files) {
+const sizes = (f) => {
   const b = readFileSync("pkg/" + f);
-  const g = gzipSync(b, { level: 9 }).length;
-  const r = brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
-  raw += b.length; gz += g; br += r;
-  console.log(`  ${f.padEnd(24)} ${String(b.length).padStart(8)} B raw ${String(g).padStart(7)} B gzip ${String(r).padStart(7)} B brotli`);
-}
-console.log(`  ${"JS + wasm".padEnd(24)} ${String(raw).padStart(8)} B raw ${String(gz).padStart(7)} B gzip ${String(br).padStart(7)} B brotli`);
+  const br = brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } });
+  return [b.length, gzipSync(b, { level: 9 }).length, br.length];
+};
+const line = (name, [raw, gz, br], note = "") =>
+  console.log(`  ${name.padEnd(24)} ${String(raw).padStart(8)} B raw ${String(gz).padStart(7)} B gzip ${String(br).padStart(7)} B brotli${note}`);
+const core = ["index.js", "mqttwire_wasm_bg.wasm"].map((f) => [f, sizes(f)]);
+for (const [f, s] of core) line(f, s);
+line("JS + wasm", core.map(([, s]) => s).reduce((a, s) => a.map((v, i) => v + s[i])));
+line("mqttwire/store", sizes("store.js"), " (store.js, a separate entry point)");
 '
 bash fingerprint.sh > pkg/BUILT_FROM
 echo "==> client-wasm/pkg is the npm package mqttwire"

@@ -20,9 +20,13 @@ export class MqttClient {
     this._flushing = false;
     this._onOnline = () => this._core?.setOnline(true);
     this._onOffline = () => this._core?.setOnline(false);
-    this._started = load().then(() => {
+    const store = this.options.store;
+    const id = this.options.clientId;
+    if (store && !id) throw mqttError('INVALID_OPTION', "option 'store' needs a 'clientId'");
+    this._started = Promise.all([load(), store && openStore(store, id, this)]).then(([, saved]) => {
       if (this._ended) return;
-      this._core = new MqttCore(url, this.options, (type, ...args) => this._dispatch(type, args));
+      this._core = new MqttCore(url, this.options, (type, ...args) => this._dispatch(type, args),
+        saved?.[0], saved?.[1]);
       if (typeof window !== 'undefined') {
         window.addEventListener('online', this._onOnline);
         window.addEventListener('offline', this._onOffline);
@@ -189,6 +193,21 @@ export class MqttClient {
     else if (type === 'disconnect' || type === 'auth') this.emit(type, { reasonCode: a, properties: b });
     else if (type === 'reconnecting') this.emit(type, { delay: a, attempt: b });
     else this.emit(type, ...args);
+  }
+}
+
+/**
+ * What `store` saved for client `id` and the function that saves a new state; an `error`
+ * event and nothing when it fails (the client then keeps its state in memory only).
+ */
+async function openStore(store, id, client) {
+  try {
+    // Asynchronous even when load throws: the caller's listeners are on by then.
+    const saved = await Promise.resolve().then(() => store.load(id));
+    return [saved ?? undefined, (bytes) => store.save(id, bytes)];
+  } catch (error) {
+    const e = mqttError('STORE_FAILED', `the store could not load: the state is kept in memory only (${error?.message ?? error})`);
+    client.emit('error', Object.assign(e, { cause: error }));
   }
 }
 

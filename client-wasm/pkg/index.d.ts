@@ -102,6 +102,14 @@ export interface ClientOptions {
   /** Most QoS 1/2 messages in flight (default 20 on 3.1.1; the server's limit on 5.0). */
   maxInflight?: number;
   properties?: ConnectProperties;
+  /**
+   * Keeps outgoing QoS 1/2 messages (in flight and queued), their PUBREL state and the
+   * inbound QoS 2 identifiers across page loads: `indexedDbStore()` from `mqttwire/store`.
+   * Needs `clientId`; use `clean: false` for the broker to keep the session too. Each
+   * change is saved before anything that follows from it is sent; a failing store is an
+   * `error` event with code `STORE_FAILED`, and the client goes on in memory.
+   */
+  store?: import('./store.js').Store;
 }
 
 export interface PublishOptions {
@@ -152,7 +160,7 @@ export interface MqttError extends Error {
     | 'INVALID_OPTION' | 'INVALID_TOPIC' | 'INVALID_PACKET' | 'QUEUE_FULL' | 'QOS_NOT_SUPPORTED'
     | 'RETAIN_NOT_SUPPORTED' | 'PACKET_TOO_LARGE' | 'PUBLISH_REFUSED' | 'DROPPED_OFFLINE'
     | 'SESSION_LOST' | 'CLIENT_ENDED' | 'CONNECT_FAILED' | 'PROTOCOL_ERROR' | 'RECONNECT_GAVE_UP'
-    | 'PASSWORD_FUNCTION' | 'CLIENT_ERROR';
+    | 'PASSWORD_FUNCTION' | 'STORE_FAILED' | 'CLIENT_ERROR';
   reasonCode?: number;
 }
 

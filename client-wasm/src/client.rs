@@ -10,10 +10,10 @@ use mqttwire::client::Handle;
 use mqttwire::{Properties, ReasonCode};
 use wasm_bindgen::prelude::*;
 
-use crate::contract::EventName;
+use crate::contract::{ErrorCode, EventName};
 use crate::convert::{self, Options, Subscribe};
 use crate::drive::{Inner, drive};
-use crate::error::{client_error, invalid};
+use crate::error::{client_error, error, invalid};
 use crate::pending::Pending;
 use crate::platform::now;
 
@@ -26,9 +26,18 @@ pub struct Core {
 
 #[wasm_bindgen(js_class = MqttCore)]
 impl Core {
-    /// Starts a client for `url`; `emit(type, ...args)` receives its events.
+    /// Starts a client for `url`; `emit(type, ...args)` receives its events. With a store,
+    /// `saved` is what it held for this client (its last snapshot) and `persist(bytes)`
+    /// saves a new one, returning a promise; nothing the snapshot covers reaches the
+    /// server before that promise resolves.
     #[wasm_bindgen(constructor)]
-    pub fn new(url: String, options: JsValue, emit: Function) -> Result<Core, JsValue> {
+    pub fn new(
+        url: String,
+        options: JsValue,
+        emit: Function,
+        saved: Option<Vec<u8>>,
+        persist: Option<Function>,
+    ) -> Result<Core, JsValue> {
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
             return Err(invalid("url must start with ws:// or wss://"));
         }
@@ -36,7 +45,17 @@ impl Core {
             engine,
             password_fn,
         } = convert::options(&options)?;
-        let inner = Inner::new(url, engine, emit, password_fn);
+        let inner = Inner::new(url, engine, emit, password_fn, persist);
+        let restored = saved.map(|bytes| inner.borrow_mut().engine.restore(&bytes));
+        if let Some(Err(_)) = restored {
+            let e = error(
+                ErrorCode::StoreFailed,
+                "the store held what is not a saved state of this client: starting without it",
+                None,
+            );
+            let call = inner.borrow().emit_call(EventName::Error, &[e]);
+            call.perform();
+        }
         let _ = inner.borrow_mut().engine.connect(now());
         drive(&inner);
         Ok(Core { inner })

@@ -97,6 +97,9 @@ js_names! {
         ReconnectGaveUp = "RECONNECT_GAVE_UP",
         /// The password function gave no string.
         PasswordFunction = "PASSWORD_FUNCTION",
+        /// The store (`options.store`) could not load or save, or held what is not a
+        /// saved state: the client goes on with its state in memory only.
+        StoreFailed = "STORE_FAILED",
         /// Any other command the engine refused.
         ClientError = "CLIENT_ERROR",
     }

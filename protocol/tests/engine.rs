@@ -1023,11 +1023,23 @@ fn restore_refuses_what_is_not_a_snapshot_and_changes_nothing() {
         &good[..good.len() - 1],
         &[&good[..], &[5, 0, 0]].concat(),
         &[&good[..], &[9]].concat(),
-        &[&good[..], &[1, 0x30, 0x03, 0, 1, b't']].concat(),
+        // Counts larger than what follows; a zero identifier.
+        b"MQW\x01\x05\xff\xff\xff\xff",
+        b"MQW\x01\x05\0\0\0\x01\0\0\0\0\0\0",
+        // In flight with QoS 0; kind 7.
+        b"MQW\x01\x05\0\0\0\0\0\0\0\x01\x01\x30\x04\0\x01t\0",
+        b"MQW\x01\x05\0\0\0\0\0\0\0\x01\x07\x32\x06\0\x01t\0\x01\0",
+        // Two messages in flight with one identifier.
+        b"MQW\x01\x05\0\0\0\0\0\0\0\x02\x01\x01\x32\x06\0\x01t\0\x01\0\x32\x06\0\x01t\0\x01\0",
     ] {
         assert_eq!(fresh.client.restore(bad), Err(ClientError::BadSnapshot), "{bad:?}");
         assert_eq!((fresh.client.queued(), fresh.client.store().len()), (0, 0));
     }
+    let mut one = Pair::new(Pair::options(V5));
+    one.client
+        .restore(b"MQW\x01\x05\0\0\0\0\0\0\0\x01\x01\x32\x06\0\x01t\0\x01\0")
+        .expect("one message in flight awaiting PUBACK");
+    assert_eq!(one.client.store().len(), 1);
     fresh.client.restore(&good).expect("restores");
     assert_eq!(fresh.client.queued(), 1);
     fresh.start();

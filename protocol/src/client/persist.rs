@@ -11,30 +11,24 @@
 //! would take it for a new one), a PUBREC never before the store has the inbound
 //! identifier (or the message would be delivered again).
 //!
-//! The layout: `MQW`, a format byte (1), the protocol version byte, then records of a kind
-//! byte and its body: kinds 1-3 are messages in flight awaiting PUBACK, PUBREC and PUBCOMP,
-//! kind 4 a queued publish (each an encoded PUBLISH); kind 5 an inbound QoS 2 identifier
-//! (two bytes, big-endian).
+//! The layout: `MQW`, a format byte (1) and the protocol version byte; the inbound QoS 2
+//! identifiers, as a count and each identifier; the kinds of the messages, as a count and
+//! a byte each (1-3 in flight awaiting PUBACK, PUBREC and PUBCOMP, 4 queued); then each
+//! message as its PUBLISH packet, in that order, read back by the engine's own decoder.
+//! Counts are four bytes and identifiers two, big-endian.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 
-use crate::decoder::MAX_PACKET_SIZE;
-use crate::packet::{FixedHeader, Packet, Publish, encode, encoded_len};
-use crate::types::{PacketId, PacketType, ProtocolVersion, QoS};
+use crate::decoder::Decoder;
+use crate::packet::{Packet, Publish, encode, encoded_len};
+use crate::types::{PacketId, ProtocolVersion, QoS};
 
 use super::store::{InFlight, InFlightState, InFlightStore};
+use super::tables::PacketIdSet;
 use super::{Client, ClientError, Command, State};
 
-const MAGIC: &[u8; 4] = b"MQW\x01";
+/// The kind of a queued publish; 1-3 are [`InFlightState`]s plus one.
 const QUEUED: u8 = 4;
-const INBOUND_QOS2: u8 = 5;
-
-/// One record of a snapshot, read back.
-enum Record {
-    InFlight(InFlightState, Publish),
-    Queued(Publish),
-    InboundQos2(PacketId),
-}
 
 impl<S: InFlightStore> Client<S> {
     /// A number that changes whenever the state [`snapshot`](Client::snapshot) holds
@@ -47,28 +41,28 @@ impl<S: InFlightStore> Client<S> {
     /// The durable state as bytes, for [`restore`](Client::restore) after a restart.
     pub fn snapshot(&self) -> Vec<u8> {
         let version = self.options.version;
-        let mut out = BytesMut::from(&MAGIC[..]);
-        out.extend_from_slice(&[version as u8]);
-        for entry in self
-            .store
-            .ids()
-            .into_iter()
+        let in_flight: Vec<&InFlight> = (self.store.ids().into_iter())
             .filter_map(|id| self.store.get(id))
-        {
-            out.extend_from_slice(&[entry.state as u8 + 1]);
-            let _ = encode(&entry.publish, version, &mut out);
-        }
-        for command in &self.queue {
-            if let Command::Publish { publish, .. } = command
-                && publish.qos != QoS::AtMostOnce
-            {
-                out.extend_from_slice(&[QUEUED]);
-                let _ = encode(publish, version, &mut out);
-            }
-        }
+            .collect();
+        let queued: Vec<&Publish> = (self.queue.iter())
+            .filter_map(|command| match command {
+                Command::Publish { publish, .. } if publish.qos != QoS::AtMostOnce => Some(publish),
+                _ => None,
+            })
+            .collect();
+        let mut out = BytesMut::from(&b"MQW\x01"[..]);
+        out.put_u8(version as u8);
+        out.put_u32(self.session.inbound_qos2.len() as u32);
         for id in self.session.inbound_qos2.iter() {
-            out.extend_from_slice(&[INBOUND_QOS2]);
-            out.extend_from_slice(&id.get().to_be_bytes());
+            out.put_u16(id.get());
+        }
+        out.put_u32((in_flight.len() + queued.len()) as u32);
+        for entry in &in_flight {
+            out.put_u8(entry.state as u8 + 1);
+        }
+        out.put_bytes(QUEUED, queued.len());
+        for publish in in_flight.iter().map(|e| &e.publish).chain(queued) {
+            let _ = encode(publish, version, &mut out);
         }
         out.to_vec()
     }
@@ -82,81 +76,74 @@ impl<S: InFlightStore> Client<S> {
         if self.state != State::Idle || self.connected_before {
             return Err(ClientError::AlreadyStarted);
         }
-        let records = read(bytes).ok_or(ClientError::BadSnapshot)?;
-        for record in records {
-            match record {
-                Record::InFlight(state, publish) => {
-                    if publish
-                        .packet_id
-                        .is_some_and(|id| self.store.get(id).is_none())
-                    {
-                        let handle = self.handle();
-                        self.store.insert(InFlight {
-                            handle,
-                            publish,
-                            state,
-                        });
-                    }
-                }
-                Record::Queued(publish) => {
-                    let handle = self.handle();
+        let (ids, messages) = read(bytes).ok_or(ClientError::BadSnapshot)?;
+        for id in ids {
+            self.session.inbound_qos2.insert(id);
+        }
+        for (kind, publish) in messages {
+            let handle = self.handle();
+            let state = match kind {
+                1 => InFlightState::AwaitingPubAck,
+                2 => InFlightState::AwaitingPubRec,
+                3 => InFlightState::AwaitingPubComp,
+                _ => {
                     self.queued_bytes += encoded_len(&publish, self.options.version).unwrap_or(0);
                     self.queue.push_back(Command::Publish { handle, publish });
+                    continue;
                 }
-                Record::InboundQos2(id) => {
-                    self.session.inbound_qos2.insert(id);
-                }
-            }
+            };
+            self.store.insert(InFlight {
+                handle,
+                publish,
+                state,
+            });
         }
         self.durable += 1;
         Ok(())
     }
 }
 
-/// Reads every record of a snapshot; `None` if any is malformed.
-fn read(bytes: &[u8]) -> Option<Vec<Record>> {
+/// The inbound identifiers and the messages with their kinds of a snapshot; `None` if any
+/// part is malformed.
+type Read = (Vec<PacketId>, Vec<(u8, Publish)>);
+
+fn read(mut bytes: &[u8]) -> Option<Read> {
     let version = match bytes.get(..5)? {
         [b'M', b'Q', b'W', 1, 4] => ProtocolVersion::V311,
         [b'M', b'Q', b'W', 1, 5] => ProtocolVersion::V5,
         _ => return None,
     };
-    let mut rest = Bytes::copy_from_slice(&bytes[5..]);
-    let mut records = Vec::new();
-    while let Some(&kind) = rest.first() {
-        rest.advance(1);
-        if kind == INBOUND_QOS2 {
-            let &[hi, lo] = rest.get(..2)? else {
-                return None;
-            };
-            records.push(Record::InboundQos2(PacketId::new(u16::from_be_bytes([
-                hi, lo,
-            ]))?));
-            rest.advance(2);
-            continue;
-        }
-        let header = FixedHeader::peek(&rest, MAX_PACKET_SIZE).ok()??;
-        if header.packet_type != PacketType::Publish || rest.len() < header.packet_len() {
-            return None;
-        }
-        let packet = rest.split_to(header.packet_len());
-        let body = packet.slice(header.header_len..);
-        let Ok(Packet::Publish(publish)) = Packet::decode_from_server(header, body, version) else {
+    bytes.advance(5);
+    let count = |bytes: &mut &[u8], each: usize| {
+        let n = bytes.try_get_u32().ok()? as usize;
+        (bytes.len() / each >= n).then_some(n)
+    };
+    let ids = (0..count(&mut bytes, 2)?)
+        .map(|_| PacketId::new(bytes.get_u16()))
+        .collect::<Option<Vec<_>>>()?;
+    let n = count(&mut bytes, 1)?;
+    let kinds = bytes.get(..n)?.to_vec();
+    bytes.advance(n);
+    let mut decoder = Decoder::new(version);
+    decoder.extend(bytes);
+    let mut messages = Vec::with_capacity(n);
+    let mut in_flight = PacketIdSet::default();
+    for kind in kinds {
+        let Ok(Some(Packet::Publish(publish))) = decoder.decode_from_server() else {
             return None;
         };
-        let state = match kind {
-            1 => InFlightState::AwaitingPubAck,
-            2 => InFlightState::AwaitingPubRec,
-            3 => InFlightState::AwaitingPubComp,
-            QUEUED => {
-                records.push(Record::Queued(publish));
-                continue;
-            }
-            _ => return None,
-        };
-        if publish.qos == QoS::AtMostOnce {
+        // In flight: QoS 1 or 2, once per identifier; queued: any QoS 1 or 2 publish.
+        let fits = match kind {
+            1 => publish.qos == QoS::AtLeastOnce,
+            2 | 3 => publish.qos == QoS::ExactlyOnce,
+            QUEUED => publish.qos != QoS::AtMostOnce,
+            _ => false,
+        } && (kind == QUEUED
+            || publish.packet_id.is_some_and(|id| in_flight.insert(id)));
+        if !fits {
             return None;
         }
-        records.push(Record::InFlight(state, publish));
+        messages.push((kind, publish));
     }
-    Some(records)
+    (decoder.buffered() == 0).then_some((ids, messages))
 }
