@@ -4,7 +4,8 @@
 # Debian's, which breaks wasm-bindgen output) with the imports and exports renamed to short
 # names (minify-names.mjs renames them in the glue), the JavaScript API bundled with the glue
 # into one module by esbuild and minified by terser (js/index.js stays the readable source;
-# index.d.ts carries the documentation), and its types. Prints the package size raw,
+# index.d.ts carries the documentation), and its types; all of it twice, the second time
+# with the feature `store` for the entry point mqttwire/store. Prints the sizes raw,
 # gzipped and brotli-compressed, and records the fingerprint of its sources in
 # pkg/BUILT_FROM (fingerprint.sh). The package is committed, so that the demo needs no
 # Rust-to-wasm toolchain; tests/run-all.sh checks that it is what these sources build.
@@ -34,46 +35,67 @@ if ! rustup run "$NIGHTLY" rustc --version >/dev/null 2>&1 ||
     --target wasm32-unknown-unknown
 fi
 
-echo "==> cargo +$NIGHTLY build --profile wasm-release --target wasm32-unknown-unknown -p client-wasm (build-std)"
-RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none" \
-  cargo "+$NIGHTLY" build --profile wasm-release --target wasm32-unknown-unknown -p client-wasm \
-  --locked --target-dir ../target/npm -Zbuild-std=std,panic_abort \
-  -Zbuild-std-features=optimize_for_size
+# build_wasm NAME [CARGO_ARGS...]: the crate built with CARGO_ARGS (features) into
+# pkg/NAME_bg.wasm with its glue pkg/NAME.js, optimised and with short names.
+build_wasm() {
+  local name=$1
+  shift
+  echo "==> cargo +$NIGHTLY build --profile wasm-release --target wasm32-unknown-unknown -p client-wasm $* (build-std)"
+  RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none" \
+    cargo "+$NIGHTLY" build --profile wasm-release --target wasm32-unknown-unknown -p client-wasm \
+    --locked --target-dir ../target/npm -Zbuild-std=std,panic_abort \
+    -Zbuild-std-features=optimize_for_size "$@"
+  wasm-bindgen --target web --no-typescript --out-dir pkg --out-name "$name" \
+    ../target/npm/wasm32-unknown-unknown/wasm-release/client_wasm.wasm
+  # --zero-filled-memory: the module defines its own memory, which starts zeroed.
+  # --low-memory-unused lets wasm-opt fold `p + C` (C < 1 KiB) into a load or store offset,
+  # which differs only where `p + C` would wrap around 4 GiB into the first KiB: Rust's
+  # pointer arithmetic never wraps (-330 B gzip).
+  # --one-caller-inline-max-function-size=20: a function called from one place is inlined
+  # only if it is that small; inlining every such function (the default) gives a larger
+  # gzip, since code spread over one huge function with many locals repeats itself less
+  # (measured on the package: 20 gave the least, -1.4 KB gzip and -0.9 KB brotli, for 3 KB
+  # more raw wasm). The names are minified in a second pass: with --converge the
+  # optimising pass prints them per round.
+  local features="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue"
+  node_modules/.bin/wasm-opt -Oz --converge --zero-filled-memory --low-memory-unused \
+    --one-caller-inline-max-function-size=20 $features \
+    "pkg/${name}_bg.wasm" -o "pkg/${name}_bg.wasm"
+  node_modules/.bin/wasm-opt $features --strip-producers --strip-target-features \
+    --minify-imports-and-exports-and-modules \
+    "pkg/${name}_bg.wasm" -o "pkg/${name}_bg.wasm" > pkg/names.json
+  node minify-names.mjs "pkg/$name.js" "pkg/${name}_bg.wasm" < pkg/names.json
+  rm pkg/names.json
+}
+
+# bundle SOURCE OUT WITH_STORE: one JavaScript module, the API and wasm-bindgen's glue
+# bundled (one request fewer for pages without a bundler, and about 200 B less gzipped
+# than two files), then minified. MQTTWIRE_STORE says whether it handles options.store;
+# in the core it is false, and the code for it is left out.
+bundle() {
+  node_modules/.bin/esbuild "$1" --bundle --format=esm --target=es2020 --log-level=warning \
+    --define:MQTTWIRE_STORE="$3" --outfile=pkg/bundle.tmp.js
+  node_modules/.bin/terser pkg/bundle.tmp.js --module --ecma 2020 --compress --mangle \
+    --keep-classnames -o "pkg/$2"
+  rm pkg/bundle.tmp.js "$1"
+}
+
 rm -rf pkg
-wasm-bindgen --target web --no-typescript --out-dir pkg --out-name mqttwire_wasm \
-  ../target/npm/wasm32-unknown-unknown/wasm-release/client_wasm.wasm
-# --zero-filled-memory: the module defines its own memory, which starts zeroed.
-# --low-memory-unused lets wasm-opt fold `p + C` (C < 1 KiB) into a load or store offset, which
-# differs only where `p + C` would wrap around 4 GiB into the first KiB: Rust's pointer
-# arithmetic never wraps (-330 B gzip).
-# --one-caller-inline-max-function-size=20: a function called from one place is inlined only
-# if it is that small; inlining every such function (the default) gives a larger gzip, since
-# code spread over one huge function with many locals repeats itself less (measured on the
-# package: 20 gave the least, -1.4 KB gzip and -0.9 KB brotli, for 3 KB more raw wasm).
-# The names are minified in a second pass: with --converge the optimising pass prints them
-# per round.
-FEATURES="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-  --enable-mutable-globals --enable-reference-types --enable-multivalue"
-node_modules/.bin/wasm-opt -Oz --converge --zero-filled-memory --low-memory-unused \
-  --one-caller-inline-max-function-size=20 $FEATURES \
-  pkg/mqttwire_wasm_bg.wasm -o pkg/mqttwire_wasm_bg.wasm
-node_modules/.bin/wasm-opt $FEATURES --strip-producers --strip-target-features \
-  --minify-imports-and-exports-and-modules \
-  pkg/mqttwire_wasm_bg.wasm -o pkg/mqttwire_wasm_bg.wasm > pkg/names.json
-node minify-names.mjs pkg/mqttwire_wasm.js pkg/mqttwire_wasm_bg.wasm < pkg/names.json
-rm pkg/names.json
-cp js/index.d.ts js/package.json js/README.md pkg/
-# One JavaScript file: the API and wasm-bindgen's glue bundled (one request fewer for pages
-# without a bundler, and about 200 B less gzipped than two files), then minified.
+# The core, and the build behind the entry point mqttwire/store: the same client with
+# options.store. An app loads one of the two, never both, and pays for the store only when
+# it imports mqttwire/store.
+build_wasm mqttwire_wasm
+build_wasm mqttwire_store_wasm --features store
+cp js/index.d.ts js/store.d.ts js/package.json js/README.md pkg/
 cp js/index.js pkg/index.src.js
-node_modules/.bin/esbuild pkg/index.src.js --bundle --format=esm --target=es2020 \
-  --log-level=warning --outfile=pkg/index.bundle.js
-node_modules/.bin/terser pkg/index.bundle.js --module --ecma 2020 --compress --mangle \
-  --keep-classnames -o pkg/index.js
-rm pkg/index.src.js pkg/index.bundle.js pkg/mqttwire_wasm.js
-# The other entry points, each loaded only by an app that imports it.
-cp js/store.d.ts pkg/
-node_modules/.bin/terser js/store.js --module --ecma 2020 --compress --mangle -o pkg/store.js
+bundle pkg/index.src.js index.js false
+{
+  sed "s#'./mqttwire_wasm.js'#'./mqttwire_store_wasm.js'#" js/index.js
+  cat js/store.js
+} > pkg/store.src.js
+bundle pkg/store.src.js store.js true
+rm pkg/mqttwire_wasm.js pkg/mqttwire_store_wasm.js
 node --input-type=module -e '
 import { readFileSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
@@ -83,11 +105,14 @@ const sizes = (f) => {
   return [b.length, gzipSync(b, { level: 9 }).length, br.length];
 };
 const line = (name, [raw, gz, br], note = "") =>
-  console.log(`  ${name.padEnd(24)} ${String(raw).padStart(8)} B raw ${String(gz).padStart(7)} B gzip ${String(br).padStart(7)} B brotli${note}`);
+  console.log(`  ${name.padEnd(28)} ${String(raw).padStart(8)} B raw ${String(gz).padStart(7)} B gzip ${String(br).padStart(7)} B brotli${note}`);
 const core = ["index.js", "mqttwire_wasm_bg.wasm"].map((f) => [f, sizes(f)]);
 for (const [f, s] of core) line(f, s);
-line("JS + wasm", core.map(([, s]) => s).reduce((a, s) => a.map((v, i) => v + s[i])));
-line("mqttwire/store", sizes("store.js"), " (store.js, a separate entry point)");
+line("JS + wasm", core.map(([, s]) => s).reduce((a, s) => a.map((v, i) => v + s[i])), " (the core, mqttwire)");
+const store = ["store.js", "mqttwire_store_wasm_bg.wasm"].map((f) => [f, sizes(f)]);
+for (const [f, s] of store) line(f, s);
+line("mqttwire/store", store.map(([, s]) => s).reduce((a, s) => a.map((v, i) => v + s[i])),
+  " (instead of the core, for an app that imports it)");
 '
 bash fingerprint.sh > pkg/BUILT_FROM
 echo "==> client-wasm/pkg is the npm package mqttwire"

@@ -18,6 +18,8 @@ cargo fmt --all -- --check
 
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The client of mqttwire/store: client-wasm with the feature store.
+cargo clippy -p client-wasm --features store --all-targets --locked -- -D warnings
 
 step "cargo test (native)"
 cargo test --workspace --locked
@@ -70,6 +72,9 @@ node client-wasm/tests/js/package.test.mjs
 step "the package through a tab's life in Chromium: keepalive in a throttled background tab, the will, reconnect across a bridge restart, memory over 1,000 clients (~2 min)"
 cargo build -q -p ws-bridge --bin mqttwire-bridge --locked
 node client-wasm/tests/js/lifecycle.test.mjs
+
+step "mqttwire/store in Chromium: nothing lost across page reloads (offline, 12 random reloads mid-burst), STORE_FAILED fallbacks"
+node client-wasm/tests/js/store.test.mjs
 
 step "www: the chat's topic scheme in node; the chat and the dashboard end to end in Chromium, through the bridge to mosquitto"
 node --test www/test/*.test.mjs

@@ -20,7 +20,9 @@ export class MqttClient {
     this._flushing = false;
     this._onOnline = () => this._core?.setOnline(true);
     this._onOffline = () => this._core?.setOnline(false);
-    const store = this.options.store;
+    // MQTTWIRE_STORE: true in the build of mqttwire/store (client-wasm/build.sh); in the
+    // core, whose engine refuses the option, false and the store code is left out.
+    const store = MQTTWIRE_STORE && this.options.store;
     const id = this.options.clientId;
     if (store && !id) throw mqttError('INVALID_OPTION', "option 'store' needs a 'clientId'");
     this._started = Promise.all([load(), store && openStore(store, id, this)]).then(([, saved]) => {

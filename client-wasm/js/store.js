@@ -1,8 +1,8 @@
-// mqttwire/store: keeps a client's QoS 1 and 2 state in IndexedDB, so that a page reload
-// loses no message. A separate entry point: an app that does not import it does not load it.
+// indexedDbStore: a store for options.store that keeps a client's QoS 1 and 2 state in
+// IndexedDB, so that a page reload loses no message. build.sh appends this file to the
+// client (index.js) for the entry point mqttwire/store, built with the store code:
 //
-//   import { connect } from 'mqttwire';
-//   import { indexedDbStore } from 'mqttwire/store';
+//   import { connect, indexedDbStore } from 'mqttwire/store';
 //   const client = connect(url, { clientId: 'me', clean: false, store: indexedDbStore() });
 
 /**

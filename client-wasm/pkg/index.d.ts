@@ -104,7 +104,9 @@ export interface ClientOptions {
   properties?: ConnectProperties;
   /**
    * Keeps outgoing QoS 1/2 messages (in flight and queued), their PUBREL state and the
-   * inbound QoS 2 identifiers across page loads: `indexedDbStore()` from `mqttwire/store`.
+   * inbound QoS 2 identifiers across page loads: `indexedDbStore()`. Only the client of
+   * the entry point `mqttwire/store` has it (import `connect` from there too); the core
+   * refuses it with `INVALID_OPTION`.
    * Needs `clientId`; use `clean: false` for the broker to keep the session too. Each
    * change is saved before anything that follows from it is sent; a failing store is an
    * `error` event with code `STORE_FAILED`, and the client goes on in memory.

@@ -10,10 +10,10 @@ use mqttwire::client::Handle;
 use mqttwire::{Properties, ReasonCode};
 use wasm_bindgen::prelude::*;
 
-use crate::contract::{ErrorCode, EventName};
+use crate::contract::EventName;
 use crate::convert::{self, Options, Subscribe};
 use crate::drive::{Inner, drive};
-use crate::error::{client_error, error, invalid};
+use crate::error::{client_error, invalid};
 use crate::pending::Pending;
 use crate::platform::now;
 
@@ -26,39 +26,30 @@ pub struct Core {
 
 #[wasm_bindgen(js_class = MqttCore)]
 impl Core {
+    /// Starts a client for `url`; `emit(type, ...args)` receives its events.
+    #[cfg(not(feature = "store"))]
+    #[wasm_bindgen(constructor)]
+    pub fn new(url: String, options: JsValue, emit: Function) -> Result<Core, JsValue> {
+        let inner = Core::create(url, &options, emit)?;
+        Ok(Core::start(inner))
+    }
+
     /// Starts a client for `url`; `emit(type, ...args)` receives its events. With a store,
-    /// `saved` is what it held for this client (its last snapshot) and `persist(bytes)`
-    /// saves a new one, returning a promise; nothing the snapshot covers reaches the
-    /// server before that promise resolves.
+    /// `saved` is what it held for this client (its last snapshot) and `save(bytes)`
+    /// stores a new one, returning a promise; nothing that follows from a snapshot
+    /// reaches the server before that promise resolves (`store.rs`).
+    #[cfg(feature = "store")]
     #[wasm_bindgen(constructor)]
     pub fn new(
         url: String,
         options: JsValue,
         emit: Function,
         saved: Option<Vec<u8>>,
-        persist: Option<Function>,
+        save: Option<Function>,
     ) -> Result<Core, JsValue> {
-        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-            return Err(invalid("url must start with ws:// or wss://"));
-        }
-        let Options {
-            engine,
-            password_fn,
-        } = convert::options(&options)?;
-        let inner = Inner::new(url, engine, emit, password_fn, persist);
-        let restored = saved.map(|bytes| inner.borrow_mut().engine.restore(&bytes));
-        if let Some(Err(_)) = restored {
-            let e = error(
-                ErrorCode::StoreFailed,
-                "the store held what is not a saved state of this client: starting without it",
-                None,
-            );
-            let call = inner.borrow().emit_call(EventName::Error, &[e]);
-            call.perform();
-        }
-        let _ = inner.borrow_mut().engine.connect(now());
-        drive(&inner);
-        Ok(Core { inner })
+        let inner = Core::create(url, &options, emit)?;
+        crate::store::open(&inner, saved, save);
+        Ok(Core::start(inner))
     }
 
     /// Resolves on the first CONNACK; rejects if the first attempt fails.
@@ -175,6 +166,29 @@ impl Core {
 }
 
 impl Core {
+    /// The client's state for `url` and `options`, not started.
+    fn create(
+        url: String,
+        options: &JsValue,
+        emit: Function,
+    ) -> Result<Rc<RefCell<Inner>>, JsValue> {
+        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+            return Err(invalid("url must start with ws:// or wss://"));
+        }
+        let Options {
+            engine,
+            password_fn,
+        } = convert::options(options)?;
+        Ok(Inner::new(url, engine, emit, password_fn))
+    }
+
+    /// Starts connecting.
+    fn start(inner: Rc<RefCell<Inner>>) -> Core {
+        let _ = inner.borrow_mut().engine.connect(now());
+        drive(&inner);
+        Core { inner }
+    }
+
     fn try_publish(
         &self,
         topic: &JsValue,

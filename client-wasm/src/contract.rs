@@ -99,6 +99,7 @@ js_names! {
         PasswordFunction = "PASSWORD_FUNCTION",
         /// The store (`options.store`) could not load or save, or held what is not a
         /// saved state: the client goes on with its state in memory only.
+        #[cfg_attr(not(feature = "store"), allow(dead_code))]
         StoreFailed = "STORE_FAILED",
         /// Any other command the engine refused.
         ClientError = "CLIENT_ERROR",

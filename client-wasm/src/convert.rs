@@ -549,8 +549,16 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
         let value = get(v, &key);
         let name = key.as_str();
         match name {
+            "protocolVersion" => {}
             // index.js opens the store and passes what it saved.
-            "protocolVersion" | "store" => {}
+            #[cfg(feature = "store")]
+            "store" => {}
+            #[cfg(not(feature = "store"))]
+            "store" => {
+                return Err(invalid(
+                    "option 'store' needs the client of 'mqttwire/store': import { connect, indexedDbStore } from 'mqttwire/store'",
+                ));
+            }
             "clientId" => o.client_id = string(&value, name)?.into(),
             "clean" => o.clean_start = boolean(&value, name)?,
             "keepalive" => o.keep_alive = number(&value, name, 65_535)? as u16,

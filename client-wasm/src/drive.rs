@@ -8,8 +8,8 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use bytes::{Bytes, BytesMut};
-use js_sys::{Array, Function, Promise, Uint8Array};
+use bytes::Bytes;
+use js_sys::{Array, Function, Promise};
 use mqttwire::client::{Action, Client, ClientOptions, DisconnectedBy, Event, Router, State};
 use mqttwire::{Instant, ProtocolVersion, ReasonCode};
 use wasm_bindgen::prelude::*;
@@ -41,17 +41,9 @@ pub(crate) struct Inner {
     received: convert::Received,
     /// `end` was called or the client dropped: nothing is driven any more.
     pub(crate) ended: bool,
-    /// The persistent store's write function (`options.store`), until a write fails.
-    pub(crate) persist: Option<Function>,
-    /// The durable revision of the last snapshot given to `persist`.
-    saved: u64,
-    /// A write is under way.
-    writing: bool,
-    /// Bytes for the socket held back while a store is on: the first `released` of them
-    /// go once the write under way is done, the rest wait for the next write (or go at
-    /// once when nothing durable changed).
-    held: BytesMut,
-    released: usize,
+    /// The application's store (`options.store`), until a write fails.
+    #[cfg(feature = "store")]
+    pub(crate) store: Option<crate::store::WriteThrough>,
     this: Weak<RefCell<Inner>>,
 }
 
@@ -68,7 +60,8 @@ pub(crate) enum Call {
     /// Ask the password function, then open the socket.
     Password(Function),
     /// Give the store's write function a snapshot.
-    Persist(Function, Uint8Array),
+    #[cfg(feature = "store")]
+    Persist(Function, js_sys::Uint8Array),
 }
 
 impl Call {
@@ -81,7 +74,7 @@ impl Call {
             Call::Handler(f, topic, payload, packet) => {
                 f.call3(&JsValue::NULL, &topic, &payload, &packet)
             }
-            Call::Password(_) | Call::Persist(..) => Ok(JsValue::UNDEFINED),
+            _ => Ok(JsValue::UNDEFINED),
         };
     }
 }
@@ -93,7 +86,6 @@ impl Inner {
         options: ClientOptions,
         emit: Function,
         password_fn: Option<Function>,
-        persist: Option<Function>,
     ) -> Rc<RefCell<Inner>> {
         Rc::new_cyclic(|this| {
             RefCell::new(Inner {
@@ -109,11 +101,8 @@ impl Inner {
                 router: Router::new(),
                 received: convert::Received::default(),
                 ended: false,
-                persist,
-                saved: 0,
-                writing: false,
-                held: BytesMut::new(),
-                released: 0,
+                #[cfg(feature = "store")]
+                store: None,
                 this: this.clone(),
             })
         })
@@ -165,9 +154,10 @@ pub(crate) fn drive(rc: &Rc<RefCell<Inner>>) {
                         password_given(rc, value.as_string().filter(|_| ok));
                     });
                 }
+                #[cfg(feature = "store")]
                 Call::Persist(f, bytes) => {
                     let promise = call_to_promise(f.call1(&JsValue::NULL, &bytes));
-                    on_settled(rc, &promise, written);
+                    on_settled(rc, &promise, crate::store::written);
                 }
                 call => call.perform(),
             }
@@ -188,7 +178,7 @@ fn call_to_promise(result: Result<JsValue, JsValue>) -> Promise {
 }
 
 /// Calls `done(rc, fulfilled, value)` once `promise` settles, if the client still exists.
-fn on_settled(
+pub(crate) fn on_settled(
     rc: &Rc<RefCell<Inner>>,
     promise: &Promise,
     done: fn(&Rc<RefCell<Inner>>, bool, JsValue),
@@ -209,34 +199,6 @@ fn on_settled(
     let callbacks = [callback(true), callback(false)];
     let _ = promise.then2(&callbacks[0], &callbacks[1]);
     *slot.borrow_mut() = Some(callbacks);
-}
-
-/// A write of the store settled: what it covered may go to the server now. A failed write
-/// turns the store off (the state stays in memory) with an `error` event.
-fn written(rc: &Rc<RefCell<Inner>>, ok: bool, value: JsValue) {
-    let call = {
-        let mut inner = rc.borrow_mut();
-        inner.writing = false;
-        let released = std::mem::take(&mut inner.released);
-        let bytes = inner.held.split_to(released);
-        inner.transmit(&bytes);
-        if ok || inner.persist.is_none() {
-            None
-        } else {
-            inner.persist = None;
-            let e = error(
-                ErrorCode::StoreFailed,
-                "the store could not save: the state is kept in memory only",
-                None,
-            );
-            let _ = js_sys::Reflect::set(&e, &"cause".into(), &value);
-            Some(inner.emit_call(EventName::Error, &[e]))
-        }
-    };
-    if let Some(call) = call {
-        call.perform();
-    }
-    drive(rc);
 }
 
 /// Opens the socket with the password the password function gave, or counts the attempt
@@ -302,7 +264,7 @@ fn on_socket_event(rc: &Rc<RefCell<Inner>>, event: SocketEvent) {
 
 impl Inner {
     /// Sends bytes on the socket; a failed send ends the connection.
-    fn transmit(&mut self, bytes: &[u8]) {
+    pub(crate) fn transmit(&mut self, bytes: &[u8]) {
         if !bytes.is_empty()
             && let Some(socket) = &self.socket
             && socket.send(bytes).is_err()
@@ -357,41 +319,23 @@ impl Inner {
         // buffer), which goes out as one message: packets may share a WebSocket message
         // [MQTT-6.0.0-2], and each message costs the browser an event.
         while let Some(bytes) = self.engine.poll_transmit() {
-            if self.persist.is_some() {
-                self.held.extend_from_slice(&bytes);
-            } else {
-                self.transmit(&bytes);
+            #[cfg(feature = "store")]
+            if let Some(store) = &mut self.store {
+                store.hold(&bytes);
+                continue;
             }
+            self.transmit(&bytes);
         }
-        // With a store, nothing leaves before the state it follows from is written: a
-        // PUBREL not before its message is saved as awaiting PUBCOMP, a PUBREC not before
-        // the inbound identifier is.
-        // A client stopped (`end`) sends its DISCONNECT at once and saves its last state.
-        let stopped = self.engine.state() == State::Idle;
-        if let Some(persist) = &self.persist
-            && (!self.writing || stopped)
-        {
-            let revision = self.engine.durable_revision();
-            let write = revision != self.saved;
-            if write {
-                self.saved = revision;
-                self.writing = true;
-                self.released = self.held.len();
-                let snapshot = Uint8Array::from(&self.engine.snapshot()[..]);
-                calls.push(Call::Persist(persist.clone(), snapshot));
-            }
-            if !write || stopped {
-                self.released = 0;
-                let bytes = self.held.split();
-                self.transmit(&bytes);
-            }
-        }
+        #[cfg(feature = "store")]
+        self.write_through(&mut calls);
         while let Some(action) = self.engine.poll_action() {
             match action {
                 Action::Open { attempt } => {
                     // Bytes held for the connection that ended are not for the next one.
-                    self.held.clear();
-                    self.released = 0;
+                    #[cfg(feature = "store")]
+                    if let Some(store) = &mut self.store {
+                        store.forget_held();
+                    }
                     if announces_reconnect(attempt, self.connected_once) {
                         calls.push(self.emit_call(EventName::Reconnect, &[]));
                     }

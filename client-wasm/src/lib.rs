@@ -8,7 +8,9 @@
 //! carries out its outputs, `pending` holds the promises waiting for it, `convert` turns
 //! JavaScript values into engine types and back, `contract` names the events and error
 //! codes JavaScript sees, `error` builds the errors and `platform` wraps the browser's
-//! clock, timers and WebSocket.
+//! clock, timers and WebSocket. With the feature `store` (the build behind the
+//! `mqttwire/store` entry point), `store` writes the engine's durable state through to
+//! the application's store before the socket gets what follows from it.
 
 mod client;
 mod contract;
@@ -17,6 +19,8 @@ mod drive;
 mod error;
 mod pending;
 mod platform;
+#[cfg(feature = "store")]
+mod store;
 
 pub use client::Core;
 

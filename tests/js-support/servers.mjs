@@ -135,3 +135,34 @@ export async function servePackage(pkg, page) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: `http://127.0.0.1:${server.address().port}/` };
 }
+
+/** The mqttwire-bridge binary `bin` on 127.0.0.1:`port` in front of the broker `broker`
+ * (an mqtt:// URL), for pages of `origin`, with its /metrics on 127.0.0.1:`metricsPort`;
+ * resolves once its /healthz answers. */
+export async function launchBridge(bin, { port, broker, origin, metricsPort }) {
+  const child = start(bin, ['--listen', `127.0.0.1:${port}`, '--broker', broker, '--origin', origin,
+    '--metrics-listen', `127.0.0.1:${metricsPort}`], {
+    env: { ...process.env, RUST_LOG: 'warn' },
+  });
+  let log = '';
+  child.stdout.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => { log += d; });
+  await until('the bridge to listen', 10_000, async () => {
+    if (!children.has(child)) throw new Error(`mqttwire-bridge exited:\n${log}`);
+    return (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false));
+  });
+  return child;
+}
+
+/** A counter of the bridge's /metrics on `metricsPort`, summed over the lines matching
+ * `labels`; 0 when no line does. */
+export async function bridgeMetric(metricsPort, name, labels = []) {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`mqttwire_bridge_${name}`)) continue;
+    if (!labels.every((l) => line.toLowerCase().includes(l))) continue;
+    sum += Number(line.trim().split(/\s+/).pop());
+  }
+  return sum;
+}

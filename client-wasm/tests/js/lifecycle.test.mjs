@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  children, freePort, servePackage, sleep, start, startMosquitto, stop, until, within,
+  bridgeMetric, children, freePort, launchBridge, servePackage, sleep, start, startMosquitto, stop, until, within,
 } from '../../../tests/js-support/servers.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -68,36 +68,15 @@ const metricsPorts = new Map();
 /** The mqttwire-bridge binary on `port` in front of mosquitto's plain listener, with its
  * /metrics on a port of its own. */
 async function startBridge(port, brokerPort) {
-  // The pages come from the package server: the bridge is told their origin.
-  const origin = new URL(site).origin;
   if (!metricsPorts.has(port)) metricsPorts.set(port, await freePort());
-  const child = start(BRIDGE, ['--listen', `127.0.0.1:${port}`, '--broker', `mqtt://127.0.0.1:${brokerPort}`, '--origin', origin,
-    '--metrics-listen', `127.0.0.1:${metricsPorts.get(port)}`], {
-    env: { ...process.env, RUST_LOG: 'warn' },
+  // The pages come from the package server: the bridge is told their origin.
+  return launchBridge(BRIDGE, {
+    port, broker: `mqtt://127.0.0.1:${brokerPort}`, origin: new URL(site).origin, metricsPort: metricsPorts.get(port),
   });
-  let log = '';
-  child.stdout.on('data', (d) => { log += d; });
-  child.stderr.on('data', (d) => { log += d; });
-  await until('the bridge to listen', 10_000, async () => {
-    if (!children.has(child)) throw new Error(`mqttwire-bridge exited:\n${log}`);
-    return (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false));
-  });
-  return child;
 }
 
 /** A counter of the bridge's /metrics, summed over the lines matching `labels`. */
-async function metric(port, name, labels = []) {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPorts.get(port)}/metrics`)).text();
-  let sum = 0;
-  let found = false;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`mqttwire_bridge_${name}`)) continue;
-    if (!labels.every((l) => line.toLowerCase().includes(l))) continue;
-    sum += Number(line.trim().split(/\s+/).pop());
-    found = true;
-  }
-  return found ? sum : 0;
-}
+const metric = (port, name, labels) => bridgeMetric(metricsPorts.get(port), name, labels);
 
 /** mosquitto_sub on `filter`, collecting `topic payload` lines; resolves once mosquitto has
  * logged its SUBACK. */
