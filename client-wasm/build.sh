@@ -69,16 +69,16 @@ build_wasm() {
   rm pkg/names.json
 }
 
-# bundle SOURCE OUT WITH_STORE: one JavaScript module, the API and wasm-bindgen's glue
+# bundle SOURCE OUT WITH_STORE [ESBUILD_ARGS...]: one JavaScript module, the API and wasm-bindgen's glue
 # bundled (one request fewer for pages without a bundler, and about 200 B less gzipped
 # than two files), then minified. MQTTWIRE_STORE says whether it handles options.store;
 # in the core it is false, and the code for it is left out.
 bundle() {
   node_modules/.bin/esbuild "$1" --bundle --format=esm --target=es2020 --log-level=warning \
-    --define:MQTTWIRE_STORE="$3" --outfile=pkg/bundle.tmp.js
+    --define:MQTTWIRE_STORE="$3" --outfile=pkg/bundle.tmp.js "${@:4}"
   node_modules/.bin/terser pkg/bundle.tmp.js --module --ecma 2020 --compress --mangle \
     --keep-classnames -o "pkg/$2"
-  rm pkg/bundle.tmp.js "$1"
+  rm pkg/bundle.tmp.js
 }
 
 rm -rf pkg
@@ -87,15 +87,22 @@ rm -rf pkg
 # it imports mqttwire/store.
 build_wasm mqttwire_wasm
 build_wasm mqttwire_store_wasm --features store
-cp js/index.d.ts js/store.d.ts js/package.json js/README.md pkg/
-cp js/index.js pkg/index.src.js
-bundle pkg/index.src.js index.js false
+cp js/*.d.ts js/package.json js/README.md pkg/
+# The sources of the bundles, with the glue, in pkg/src until they are bundled.
+mkdir pkg/src
+cp js/*.js pkg/src/
+mv pkg/mqttwire_wasm.js pkg/mqttwire_store_wasm.js pkg/src/
+bundle pkg/src/index.js index.js false
 {
   sed "s#'./mqttwire_wasm.js'#'./mqttwire_store_wasm.js'#" js/index.js
   cat js/store.js
-} > pkg/store.src.js
-bundle pkg/store.src.js store.js true
-rm pkg/mqttwire_wasm.js pkg/mqttwire_store_wasm.js
+} > pkg/src/store-entry.js
+bundle pkg/src/store-entry.js store.js true
+# mqttwire/shared: the tab's side (no wasm), and the shared worker it starts, which holds
+# the core; the tab loads the worker's module itself only where there is no SharedWorker.
+bundle pkg/src/shared.js shared.js false --external:./shared-worker.js
+bundle pkg/src/shared-worker.js shared-worker.js false
+rm -r pkg/src
 node --input-type=module -e '
 import { readFileSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
@@ -113,6 +120,9 @@ const store = ["store.js", "mqttwire_store_wasm_bg.wasm"].map((f) => [f, sizes(f
 for (const [f, s] of store) line(f, s);
 line("mqttwire/store", store.map(([, s]) => s).reduce((a, s) => a.map((v, i) => v + s[i])),
   " (instead of the core, for an app that imports it)");
+line("mqttwire/shared", sizes("shared.js"), " (shared.js: what a tab loads)");
+const worker = ["shared-worker.js", "mqttwire_wasm_bg.wasm"].map((f) => sizes(f));
+line("its shared worker", worker.reduce((a, s) => a.map((v, i) => v + s[i])), " (shared-worker.js + the core wasm, once per origin)");
 '
 bash fingerprint.sh > pkg/BUILT_FROM
 echo "==> client-wasm/pkg is the npm package mqttwire"

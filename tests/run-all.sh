@@ -76,6 +76,9 @@ node client-wasm/tests/js/lifecycle.test.mjs
 step "mqttwire/store in Chromium: nothing lost across page reloads (offline, 12 random reloads mid-burst), STORE_FAILED fallbacks"
 node client-wasm/tests/js/store.test.mjs
 
+step "mqttwire/shared in Chromium: 5 tabs on one WebSocket, subscriptions counted across tabs, a reload kept, the fallback without SharedWorker"
+node client-wasm/tests/js/shared.test.mjs
+
 step "www: the chat's topic scheme in node; the chat and the dashboard end to end in Chromium, through the bridge to mosquitto"
 node --test www/test/*.test.mjs
 cargo build -p ws-bridge --bin mqttwire-bridge --example demo_feed --locked

@@ -2,6 +2,7 @@
 // Rust compiled to WebAssembly; this module gives it an MQTT.js-style API: `connect`,
 // `connectAsync`, events with `on`/`once`/`off`, Promise and callback forms.
 import init, { MqttCore } from './mqttwire_wasm.js';
+import { Emitter, mqttError, settle } from './util.js';
 
 let loading = null;
 /** Loads the WebAssembly module once; every client waits for it. */
@@ -11,10 +12,10 @@ function load() {
 }
 
 /** An MQTT client. Create it with `connect` or `connectAsync`. */
-export class MqttClient {
+export class MqttClient extends Emitter {
   constructor(url, options) {
+    super();
     this.options = options ?? {};
-    this._listeners = new Map();
     this._core = null;
     this._ended = false;
     this._flushing = false;
@@ -43,42 +44,6 @@ export class MqttClient {
   get reconnecting() { return this._core?.reconnecting ?? false; }
   /** Commands waiting to be sent (offline, or over the server's in-flight limit). */
   get queued() { return this._core?.queued ?? 0; }
-
-  on(event, listener) {
-    let list = this._listeners.get(event);
-    if (!list) this._listeners.set(event, (list = []));
-    list.push(listener);
-    return this;
-  }
-  addListener(event, listener) { return this.on(event, listener); }
-  once(event, listener) {
-    const wrapper = (...args) => { this.off(event, wrapper); listener.apply(this, args); };
-    wrapper.listener = listener;
-    return this.on(event, wrapper);
-  }
-  off(event, listener) {
-    const list = this._listeners.get(event);
-    if (!list) return this;
-    const i = list.findIndex((l) => l === listener || l.listener === listener);
-    if (i >= 0) list.splice(i, 1);
-    return this;
-  }
-  removeListener(event, listener) { return this.off(event, listener); }
-  removeAllListeners(event) {
-    if (event === undefined) this._listeners.clear(); else this._listeners.delete(event);
-    return this;
-  }
-  emit(event, ...args) {
-    const list = this._listeners.get(event);
-    if (!list || list.length === 0) {
-      if (event === 'error' && this._listeners.size > 0) console.error(args[0]);
-      return false;
-    }
-    for (const listener of list.slice()) {
-      try { listener.apply(this, args); } catch (error) { queueMicrotask(() => { throw error; }); }
-    }
-    return true;
-  }
 
   /** Publishes `message` (string, Uint8Array or ArrayBuffer) to `topic`. */
   publishAsync(topic, message, options) {
@@ -211,22 +176,6 @@ async function openStore(store, id, client) {
     const e = mqttError('STORE_FAILED', `the store could not load: the state is kept in memory only (${error?.message ?? error})`);
     client.emit('error', Object.assign(e, { cause: error }));
   }
-}
-
-function settle(promise, callback, client) {
-  if (typeof callback === 'function') {
-    promise.then((value) => callback(null, value), (error) => callback(error));
-    return client;
-  }
-  promise.catch((error) => client.emit('error', error));
-  return client;
-}
-
-function mqttError(code, message) {
-  const error = new Error(message);
-  error.name = 'MqttError';
-  error.code = code;
-  return error;
 }
 
 /** Creates a client and starts connecting; listen for 'connect' and 'error'. */

@@ -101,6 +101,9 @@ js_names! {
         /// saved state: the client goes on with its state in memory only.
         #[cfg_attr(not(feature = "store"), allow(dead_code))]
         StoreFailed = "STORE_FAILED",
+        /// The shared worker of `mqttwire/shared` did not start (raised by shared.js).
+        #[allow(dead_code)]
+        SharedWorker = "SHARED_WORKER",
         /// Any other command the engine refused.
         ClientError = "CLIENT_ERROR",
     }
