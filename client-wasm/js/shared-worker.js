@@ -65,7 +65,7 @@ function open(port, { url, options, lock }) {
   const tab = { port, conn, filters: new Set(), batch: null, left: false };
   conn.tabs.add(tab);
   // The tab holds the lock while it lives (it asked first): granted here, the tab is gone.
-  navigator.locks?.request(lock, () => leave(tab));
+  navigator.locks?.request(lock, () => leave(tab, false));
   const { client } = conn;
   port.postMessage(client.connected ? { ev: 'connect', arg: conn.connack, state: state(client) } : { state: state(client) });
   return tab;
@@ -79,7 +79,8 @@ async function command(tab, { op, id, topic, message, topics, options }) {
     if (op === 'publish') ok = await client.publishAsync(topic, message, options);
     else if (op === 'subscribe') ok = await subscribe(tab, topics, options);
     else if (op === 'unsubscribe') ok = await release(tab, filterList(topics), options);
-    else if (op === 'end') ok = await leave(tab);
+    // An `end` without an id is the tab's pagehide: it closes, as when its lock comes.
+    else if (op === 'end') ok = await leave(tab, id !== undefined);
     answer = { re: id, ok };
   } catch (error) {
     answer = { re: id, err: plain(error) };
@@ -131,15 +132,16 @@ function forget(conn, filter) {
 }
 
 /** Takes `filters` from the tab; those no other tab has go to the broker as one
- * UNSUBSCRIBE, whose reason codes it resolves with (none when nothing was sent). */
-async function release(tab, filters, options) {
+ * UNSUBSCRIBE, whose reason codes it resolves with (none when nothing was sent), unless
+ * `keep` says that the session keeps them. */
+async function release(tab, filters, options, keep = false) {
   const { conn } = tab;
   const last = [];
   for (const f of filters) {
     if (!tab.filters.delete(f)) continue;
     const sub = conn.subs.get(f);
     sub.tabs.delete(tab);
-    if (sub.tabs.size === 0) {
+    if (sub.tabs.size === 0 && !keep) {
       conn.subs.delete(f);
       last.push(f);
     }
@@ -147,33 +149,50 @@ async function release(tab, filters, options) {
   return last.length > 0 ? conn.client.unsubscribeAsync(last, options) : [];
 }
 
-/** The tab leaves: its filters are released, and a connection without tabs ends soon. */
-async function leave(tab) {
+/**
+ * The tab leaves, by `end` (`explicit`) or by closing: its filters are released, and a
+ * connection without tabs ends soon. The last tab's filters stay subscribed: the session
+ * keeps them, as it keeps those of a one-tab client that closes, so that a persistent
+ * session gets what is published while no tab is open. When the last tab closed without
+ * `end`, the connection ends as a lost one would for the broker: on MQTT 5.0 with reason
+ * code 0x04, which publishes the will (a chat's "offline" presence, say).
+ */
+async function leave(tab, explicit) {
   if (tab.left) return;
   tab.left = true;
   const { conn } = tab;
   conn.tabs.delete(tab);
-  const released = release(tab, [...tab.filters]).catch(() => {});
+  const released = release(tab, [...tab.filters], undefined, conn.tabs.size === 0).catch(() => {});
   if (conn.tabs.size === 0) {
+    const reasonCode = !explicit && conn.client.options.protocolVersion === 5 ? 0x04 : 0;
     conn.linger = setTimeout(() => {
       if (conn.tabs.size > 0) return;
       for (const [key, c] of connections) if (c === conn) connections.delete(key);
-      conn.client.end();
+      conn.client.end(false, { reasonCode });
     }, LINGER_MS);
   }
   await released;
 }
 
-/** Brings a message to every tab with a filter that matches it, batched per tab: one
- * postMessage per tab and task. */
+/**
+ * Brings a message to every tab with a filter that matches it, batched per tab: one
+ * postMessage per tab and task. A message no tab's filter matches goes to every tab: a
+ * resumed session's messages arrive before its tabs have subscribed again, and their
+ * `handle` routes (or `message` listeners) take them, as on a connection of their own.
+ */
 function route(conn, topic, payload, packet) {
-  let message = null;
+  const tabs = [];
   for (const tab of conn.tabs) {
-    let matched = false;
-    for (const f of tab.filters) if ((matched = topicMatches(f, topic))) break;
-    if (!matched) continue;
-    // The payload is a view valid only during this call: a copy goes.
-    message ??= [topic, payload.slice(), { ...packet, payload: undefined }];
+    for (const f of tab.filters) {
+      if (topicMatches(f, topic)) {
+        tabs.push(tab);
+        break;
+      }
+    }
+  }
+  // The payload is a view valid only during this call: a copy goes.
+  const message = [topic, payload.slice(), { ...packet, payload: undefined }];
+  for (const tab of tabs.length > 0 ? tabs : conn.tabs) {
     if (tab.batch === null) {
       tab.batch = [];
       queueMicrotask(() => {

@@ -310,23 +310,33 @@ try {
     await phone.context.close();
   });
 
-  await test('two tabs of one browser are two users, each with its own session', async () => {
+  await test('two tabs of one browser are one user on one shared connection', async () => {
     const one = await open('tab one');
     await joinChat(one, 'tab one');
     const page = await one.context.newPage();
     page.on('pageerror', (error) => pageErrors.push(`tab two: ${error.message}`));
     await page.goto(`${base}/chat/`);
     const two = { name: 'tab two', context: one.context, page };
-    await page.waitForSelector('#nick', { state: 'visible', timeout: WAIT });
-    await joinChat(two, 'tab two');
+    await online(two);
+    if (await page.isVisible('#nick')) throw new Error('the second tab was asked for a nickname');
+    const me = await page.textContent('#me');
+    if (me !== 'tab one') throw new Error(`the second tab is "${me}", not the first tab's user`);
+    // What one tab sends, the other shows (once), and the other way round.
     await say(two, 'hello from the other tab');
     await shown(one, 'hello from the other tab');
-    await waitPresence(one, 'tab two', 'online');
-    // Leaving says offline explicitly and forgets the identity in this tab.
-    await page.click('#leave');
-    await waitPresence(one, 'tab two', 'offline');
-    await page.waitForSelector('#nick', { state: 'visible', timeout: WAIT });
+    await shown(two, 'hello from the other tab');
+    await say(one, 'and back from tab one');
+    await shown(two, 'and back from tab one');
+    await waitPresence(alice, 'tab one', 'online');
+    // One tab closing leaves the user online in the other; the last one takes it offline.
+    await page.close();
+    await say(one, 'after tab two closed');
+    await one.page.waitForFunction((t) => [...document.querySelectorAll('#messages li.mine')]
+      .some((e) => e.querySelector('.text').textContent === t && ['sent', 'delivered', 'read'].includes(e.dataset.state)),
+    'after tab two closed', { timeout: WAIT });
+    await waitPresence(alice, 'tab one', 'online');
     await one.context.close();
+    await waitPresence(alice, 'tab one', 'offline');
   });
 
   await test('the dashboard draws points as data is published', async () => {

@@ -3,8 +3,12 @@
 // conversation keys are spelled in chat-topics.js; the client's router (`client.handle`)
 // brings each filter's messages to its receiver below.
 //
+// The tabs of one browser share one user and one MQTT session: the client comes from
+// mqttwire/shared, which runs it in a SharedWorker (where there is none, each tab is a user
+// of its own, as the Web Locks below arrange).
+//
 // Everything a user wrote reaches the page through `textContent`, never as markup.
-import { connect } from 'mqttwire';
+import { connectShared } from 'mqttwire/shared';
 import {
   conversationTopics, dmKey, filters, parseKey, parseTopic, presenceTopic, receiptTopic, roomKey, roomListTopic,
 } from './chat-topics.js';
@@ -25,8 +29,9 @@ const decoder = new TextDecoder();
 
 /**
  * Who this tab is. Identities (user id, nickname) live in localStorage, so a browser
- * keeps its users and their MQTT client ids (`chat-<id>`) and persistent sessions. A tab
- * holds a Web Lock on the identity it uses: a second tab of the same browser picks
+ * keeps its users and their MQTT client ids (`chat-<id>`) and persistent sessions. With a
+ * SharedWorker every tab is the first identity and shares its connection. Without one, a
+ * tab holds a Web Lock on the identity it uses: a second tab of the same browser picks
  * another identity (or asks for a nickname) instead of taking the first one's session
  * over.
  * @type {{ id: string, nick: string }}
@@ -57,9 +62,12 @@ function saveIdentities(list) {
   localStorage.setItem(IDENTITIES_KEY, JSON.stringify(list));
 }
 
+/** Whether the tabs share one connection (mqttwire/shared has a SharedWorker here). */
+const SHARED = typeof SharedWorker === 'function';
+
 /** Holds the lock of identity `id` while the tab lives; false if another tab has it. */
 function lockIdentity(id) {
-  if (!navigator.locks) return Promise.resolve(true);
+  if (SHARED || !navigator.locks) return Promise.resolve(true);
   return new Promise((resolve) => {
     navigator.locks.request(`mqttwire-chat:${id}`, { ifAvailable: true }, (lock) => {
       resolve(lock !== null);
@@ -204,7 +212,15 @@ function route() {
 
 function receiveChat(key, title, payload) {
   const message = parseMessage(payload);
-  if (message.from === identity.id) return;
+  if (message.from === identity.id) {
+    // Sent from another tab of mine (the shared connection hears its own messages).
+    const conversation = key === null ? null : conversationFor(key, title);
+    if (!conversation || conversation.messages.has(message.id)) return;
+    conversation.messages.set(message.id, { ...message, state: 'sent' });
+    saveHistorySoon();
+    if (key === active) renderConversation();
+    return;
+  }
   if (key === null) {
     // A direct message: the conversation is the sender's.
     if (!message.from) return;
@@ -418,7 +434,7 @@ function start() {
   renderLists();
   renderConversation();
 
-  client = connect(brokerUrl(), {
+  client = connectShared(brokerUrl(), {
     protocolVersion: 5,
     clientId: `chat-${identity.id}`,
     clean: false,
@@ -441,7 +457,10 @@ function start() {
     if (subscribed) return;
     subscribed = true;
     const f = filters(identity.id);
-    client.subscribeAsync([f.room, f.roomList, f.dm, f.receipt, f.presence], { qos: 1, nl: true })
+    // Shared, the rooms come back to the connection that sent to them: its other tabs show
+    // what this one sent.
+    client.subscribeAsync([f.room], { qos: 1, nl: !SHARED })
+      .then(() => client.subscribeAsync([f.roomList, f.dm, f.receipt, f.presence], { qos: 1, nl: true }))
       .then(() => client.subscribeAsync([f.roomTyping, f.dmTyping], { qos: 0, nl: true }))
       .catch((error) => console.error('subscribe failed', error));
   });

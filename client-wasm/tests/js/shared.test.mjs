@@ -8,7 +8,7 @@
 //             a tab's publish reaches the broker; a tab reloaded comes back to the same
 //             connection (the worker survives it); closing the tabs of a filter one by one
 //             unsubscribes it only when the last one closes; the connection ends after the
-//             last tab.
+//             last tab, whose filters stay with the session.
 //   fallback  without SharedWorker: the `sharing` event says so, and the tab has a working
 //             connection of its own.
 //
@@ -168,6 +168,8 @@ await test('tabs', async () => {
     check(tabs[4].errors.length === 0, `page errors: ${tabs[4].errors}`);
     await tabs[4].close();
     await until('the connection to end after the last tab', 10_000, async () => (await metric('connections_open')) === 0);
+    // The last tab's filter stays with the session, as a one-tab client's would.
+    check((await upstream('unsubscribe')) - unsubscribesBefore === 1, 'no UNSUBSCRIBE when the last tab closes');
   } finally {
     await context.close();
   }
