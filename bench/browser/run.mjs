@@ -53,6 +53,10 @@ const PUBLISH_WINDOW = 1_000;
 /** Per measurement: whatever was delivered by then counts, flagged. */
 const CAP_MS = 30_000;
 const kinds = ['mqttwire', 'MQTT.js'];
+// Receiving is measured a third way too: the client of mqttwire/shared, whose connection
+// lives in a SharedWorker that hands each tab its messages by postMessage.
+const SHARED = 'mqttwire shared worker';
+const receiveKinds = [...kinds, SHARED];
 const BASE = quick ? 'browser-quick' : 'browser';
 
 const children = [];
@@ -93,9 +97,12 @@ const wsUrl = `ws://127.0.0.1:${bridgePort}/mqtt`;
 const page = `<!doctype html><script type="module">
 import mqttjs from '/mqttjs/mqtt.esm.js';
 import { connectAsync, memoryBytes } from '/mqttwire/index.js';
+import { connectSharedAsync } from '/mqttwire/shared.js';
 const connect = (kind, url, extra = {}) => kind === 'mqttwire'
   ? connectAsync(url, { keepalive: 60, ...extra })
-  : mqttjs.connectAsync(url, { keepalive: 60, reconnectPeriod: 0 });
+  : kind === 'MQTT.js' ? mqttjs.connectAsync(url, { keepalive: 60, reconnectPeriod: 0 })
+  // A client id of its own: clients with the same options share one connection.
+  : connectSharedAsync(url, { keepalive: 60, clientId: 'bench-shared-' + Math.random().toString(16).slice(2) });
 let state = null;
 window.subscribe = async (kind, url, topic, n, qos) => {
   const client = await connect(kind, url);
@@ -300,7 +307,7 @@ try {
   for (let run = 0; run < runs; run++) {
     const order = run % 2 === 0 ? kinds : [...kinds].reverse();
     for (const c of receiveCases) {
-      for (const kind of order) {
+      for (const kind of [...order, SHARED]) {
         const r = await receive(kind, c, run);
         push(`recv|${c.name}|${kind}`, r);
         log(`run ${run + 1} receive ${c.name} ${kind}: ${r.count}/${c.n}, ${Math.round(r.rate)} msgs/s, ${r.cpuUsPerMsg?.toFixed(1)} µs CPU/msg`);
@@ -344,7 +351,7 @@ const summary = { receive: [], publish: [], burst: [], rtt: {}, memory: [] };
 for (const [label, key, list] of [['receive', 'recv', receiveCases], ['publish', 'pub', publishCases], ['burst', 'burst', burstCases]]) {
   for (const c of list) {
     const row = { case: c.name, qos: c.qos, size: c.size, n: c.n };
-    for (const kind of kinds) {
+    for (const kind of label === 'receive' ? receiveKinds : kinds) {
       const xs = samples[`${key}|${c.name}|${kind}`];
       row[kind] = {
         rate: stats(xs.map((s) => s.rate)),
@@ -357,6 +364,7 @@ for (const [label, key, list] of [['receive', 'recv', receiveCases], ['publish',
       };
     }
     row.ratio = row.mqttwire.rate.median / row['MQTT.js'].rate.median;
+    if (row[SHARED]) row.sharedRatio = row[SHARED].rate.median / row['MQTT.js'].rate.median;
     summary[label].push(row);
   }
 }
@@ -380,6 +388,7 @@ const versions = {
 const rttRatio = summary.rtt.mqttwire.p50.median / summary.rtt['MQTT.js'].p50.median;
 const targets = [
   ...summary.receive.map((r) => ({ target: `messages/s delivered, ${r.case}: ≥ 1.5x MQTT.js`, value: `${r.ratio.toFixed(2)}x`, met: r.ratio >= 1.5 })),
+  ...summary.receive.map((r) => ({ target: `messages/s delivered through the shared worker (mqttwire/shared), ${r.case}: ≥ 1.5x MQTT.js`, value: `${r.sharedRatio.toFixed(2)}x`, met: r.sharedRatio >= 1.5 })),
   { target: 'round-trip latency p50 no worse than MQTT.js (ratio ≤ 1.00x)', value: `${rttRatio.toFixed(2)}x (${ms3(summary.rtt.mqttwire.p50.median)} vs ${ms3(summary.rtt['MQTT.js'].p50.median)} ms)`, met: rttRatio <= 1 },
   { target: 'round-trip latency p99 no worse than MQTT.js (ratio ≤ 1.00x)', value: `${(summary.rtt.mqttwire.p99.median / summary.rtt['MQTT.js'].p99.median).toFixed(2)}x`, met: summary.rtt.mqttwire.p99.median <= summary.rtt['MQTT.js'].p99.median },
   { target: 'package gzip ≤ 0.5x MQTT.js (dist/mqtt.min.js)', value: `${(bundles.mqttwire.gz / bundles['MQTT.js'].gz).toFixed(3)}x (${fmt(bundles.mqttwire.gz)} vs ${fmt(bundles['MQTT.js'].gz)} B)`, met: bundles.mqttwire.gz / bundles['MQTT.js'].gz <= 0.5 }
@@ -389,17 +398,18 @@ const L = [];
 L.push(`# Browser client: mqttwire vs MQTT.js in headless Chromium${quick ? ' (QUICK: smoke test, numbers NOT comparable)' : ''}`, '');
 L.push(`${new Date().toISOString()} · ${versions.chromium} (page cross-origin isolated: ${isolated}) · ${runs} runs, clients alternating · MQTT.js ${versions.mqtt}, mqttwire ${versions.mqttwire} · through ${versions.bridge} to ${versions.mosquitto} · load average ${loadStart.join(' / ')} at start · ${Math.round((Date.now() - t0) / 1000)} s`, '');
 L.push('## Receiving: messages/s delivered to the `message` callback', '');
-L.push('A node MQTT.js publisher over TCP publishes as fast as it can; the browser client counts, first to last message. CPU: the renderer process\'s CPU time per message delivered (DevTools SystemInfo). Heap: the page\'s JS heap used at the end of the run, before and after a full GC, client still connected; mqttwire also keeps its engine in wasm memory, which is outside the JS heap (last column).', '');
-const recvRows = (label, rows) => {
+L.push('A node MQTT.js publisher over TCP publishes as fast as it can; the browser client counts, first to last message. CPU: the renderer process\'s CPU time per message delivered (DevTools SystemInfo). Heap: the page\'s JS heap used at the end of the run, before and after a full GC, client still connected; mqttwire also keeps its engine in wasm memory, which is outside the JS heap (last column). The shared-worker rows: the client of \`mqttwire/shared\`, whose engine runs in a SharedWorker that posts each task\'s messages to the page in one postMessage; CPU counts every renderer process, the worker\'s too; heap is the page\'s alone.', '');
+const recvRows = (label, rows, rowKinds = kinds) => {
   L.push(`| case | client | ${label} msgs/s | ratio | CPU µs/msg | JS heap MiB | after GC MiB | wasm memory MiB | all delivered |`, '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
-    for (const kind of kinds) {
+    for (const kind of rowKinds) {
       const k = r[kind];
-      L.push(`| ${r.case} | ${kind} | ${range(k.rate)} | ${kind === 'mqttwire' ? `${r.ratio.toFixed(2)}x` : '1.00x'} | ${range(k.cpuUsPerMsg, (x) => x.toFixed(1))} | ${range(k.heapMiB, (x) => x.toFixed(1))} | ${range(k.heapAfterGcMiB, (x) => x.toFixed(1))} | ${k.wasmMiB ? range(k.wasmMiB, (x) => x.toFixed(1)) : '–'} | ${k.allDelivered ? 'yes' : '**NO**'} |`);
+      const ratio = kind === 'mqttwire' ? r.ratio : kind === SHARED ? r.sharedRatio : 1;
+      L.push(`| ${r.case} | ${kind} | ${range(k.rate)} | ${ratio.toFixed(2)}x | ${range(k.cpuUsPerMsg, (x) => x.toFixed(1))} | ${range(k.heapMiB, (x) => x.toFixed(1))} | ${range(k.heapAfterGcMiB, (x) => x.toFixed(1))} | ${k.wasmMiB ? range(k.wasmMiB, (x) => x.toFixed(1)) : '–'} | ${k.allDelivered ? 'yes' : '**NO**'} |`);
     }
   }
 };
-recvRows('delivered', summary.receive);
+recvRows('delivered', summary.receive, receiveKinds);
 L.push('', '## Publishing: messages/s from the page to a node subscriber', '');
 L.push(`The browser client publishes with \`publishAsync\`, at most ${PUBLISH_WINDOW.toLocaleString('en')} unresolved at a time (QoS 0 resolves when written, QoS 1 when acknowledged), yielding every 1,000; a node MQTT.js subscriber over TCP counts. Messages/s = delivered / (last delivery − first publish), wall clocks of the same machine. CPU and heap as above.`, '');
 recvRows('published', summary.publish);
