@@ -67,6 +67,7 @@ if ! diff -r "$committed/pkg" client-wasm/pkg >&2; then
 fi
 rm -rf "$committed"
 client-wasm/node_modules/.bin/tsc -p client-wasm/tests/js/tsconfig.json
+node --test client-wasm/tests/js/util.test.mjs
 node client-wasm/tests/js/package.test.mjs
 
 step "the package through a tab's life in Chromium: keepalive in a throttled background tab, the will, reconnect across a bridge restart, memory over 1,000 clients (~2 min)"

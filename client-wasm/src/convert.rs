@@ -556,7 +556,7 @@ pub(crate) fn options(v: &JsValue) -> Result<Options, JsValue> {
             #[cfg(not(feature = "store"))]
             "store" => {
                 return Err(invalid(
-                    "option 'store' needs the client of 'mqttwire/store': import { connect, indexedDbStore } from 'mqttwire/store'",
+                    "option 'store' needs the client of 'mqttwire/store'",
                 ));
             }
             "clientId" => o.client_id = string(&value, name)?.into(),

@@ -181,7 +181,7 @@ fn call_to_promise(result: Result<JsValue, JsValue>) -> Promise {
 pub(crate) fn on_settled(
     rc: &Rc<RefCell<Inner>>,
     promise: &Promise,
-    done: fn(&Rc<RefCell<Inner>>, bool, JsValue),
+    done: impl Fn(&Rc<RefCell<Inner>>, bool, JsValue) + Copy + 'static,
 ) {
     // The two callbacks own each other through `slot` until the promise settles; then the
     // one called releases both (wasm-bindgen frees a closure when its running call returns).

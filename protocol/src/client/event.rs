@@ -274,7 +274,7 @@ error_table!(ClientError {
     ClientError::RetainNotSupported => "the server does not support retained messages";
     ClientError::PacketTooLarge { size, max } => "packet larger than the server's maximum packet size", ": {} bytes, over {}", size, max;
     ClientError::AuthUnavailable => "AUTH needs an MQTT 5.0 connection";
-    ClientError::BadSnapshot => "the saved state is not a snapshot of this client";
+    ClientError::BadSnapshot => "not a snapshot";
 });
 
 impl std::error::Error for ClientError {
