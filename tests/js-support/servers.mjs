@@ -3,7 +3,9 @@
 // config of its own, and a static server for the built npm package. Node built-ins only:
 // each importer has its own node_modules, or none.
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import net from 'node:net';
 import { extname, join, normalize } from 'node:path';
@@ -165,4 +167,52 @@ export async function bridgeMetric(metricsPort, name, labels = []) {
     sum += Number(line.trim().split(/\s+/).pop());
   }
   return sum;
+}
+
+/** The flags Chromium runs with in the tests: as root, headless, nothing from the network. */
+export const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/** A temporary directory that is removed, and every child from `start` killed, when the
+ * process exits. */
+export async function workDir(prefix) {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  process.on('exit', () => {
+    for (const child of children) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  });
+  return dir;
+}
+
+/**
+ * The named tests of a test file: `all` is every name, the command line may pick some.
+ * `test(name, body)` runs one if picked and reports it; `check` throws `message` unless
+ * `condition`; `finish()` prints the count and exits non-zero if one failed.
+ */
+export function testRunner(all) {
+  const selected = process.argv.length > 2 ? process.argv.slice(2) : all;
+  for (const name of selected) if (!all.includes(name)) throw new Error(`unknown test ${name}; tests: ${all.join(' ')}`);
+  const results = [];
+  return {
+    async test(name, body) {
+      if (!selected.includes(name)) return;
+      const t0 = Date.now();
+      try {
+        await body();
+        results.push(true);
+        console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      } catch (error) {
+        results.push(false);
+        console.log(`FAIL ${name}: ${error.stack}`);
+      }
+    },
+    check(condition, message) {
+      if (!condition) throw new Error(message);
+    },
+    finish() {
+      const failed = results.filter((ok) => !ok).length;
+      console.log(`${results.length - failed} passed, ${failed} failed`);
+      process.exit(failed ? 1 : 0);
+    },
+  };
 }

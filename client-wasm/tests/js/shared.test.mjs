@@ -15,28 +15,19 @@
 //   node client-wasm/tests/js/shared.test.mjs [tabs|fallback]...
 //
 // after client-wasm/build.sh and `cargo build -p ws-bridge --bin mqttwire-bridge`.
-import { rmSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import {
-  bridgeMetric, children, freePort, launchBridge, servePackage, start, startMosquitto, stop, until, within,
+  CHROMIUM_ARGS, bridgeMetric, freePort, launchBridge, servePackage, start, startMosquitto, stop, testRunner, until, within, workDir,
 } from '../../../tests/js-support/servers.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const pkg = normalize((process.env.MQTTWIRE_PKG ?? join(root, 'client-wasm/pkg')) + '/');
 const BRIDGE = process.env.MQTTWIRE_BRIDGE_BIN ?? join(root, 'target/debug/mqttwire-bridge');
-const ALL = ['tabs', 'fallback'];
-const selected = process.argv.length > 2 ? process.argv.slice(2) : ALL;
-for (const name of selected) if (!ALL.includes(name)) throw new Error(`unknown test ${name}; tests: ${ALL.join(' ')}`);
+const { test, check, finish } = testRunner(['tabs', 'fallback']);
 
-const dir = await mkdtemp(join(tmpdir(), 'mqttwire-shared-'));
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-});
+const dir = await workDir('mqttwire-shared-');
 
 // A tab: connects through mqttwire/shared (query `noshared` takes SharedWorker away first)
 // and keeps what it receives in `window.got`.
@@ -57,8 +48,7 @@ const site = await servePackage(pkg, (url) => (url.startsWith('/tab') ? { body: 
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
+  args: CHROMIUM_ARGS,
 });
 
 const mosquitto = await startMosquitto(dir, [], { logTypes: ['error', 'warning', 'notice', 'information'] });
@@ -90,24 +80,6 @@ async function openTab(context, query = '') {
 }
 
 const got = (page) => page.evaluate(() => window.got);
-
-const results = [];
-async function test(name, body) {
-  if (!selected.includes(name)) return;
-  const t0 = Date.now();
-  try {
-    await body();
-    results.push([name, true]);
-    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  } catch (error) {
-    results.push([name, false]);
-    console.log(`FAIL ${name}: ${error.stack}`);
-  }
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
 
 await test('tabs', async () => {
   const context = await browser.newContext();
@@ -197,6 +169,4 @@ await browser.close();
 site.server.close();
 await stop(bridge);
 await stop(mosquitto.child);
-const failed = results.filter(([, ok]) => !ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

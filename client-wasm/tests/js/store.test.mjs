@@ -23,28 +23,19 @@
 //   node client-wasm/tests/js/store.test.mjs [offline|reloads|fallback]...
 //
 // after client-wasm/build.sh and `cargo build -p ws-bridge --bin mqttwire-bridge`.
-import { rmSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import {
-  children, freePort, launchBridge, servePackage, sleep, start, startMosquitto, stop, until,
+  CHROMIUM_ARGS, freePort, launchBridge, servePackage, sleep, start, startMosquitto, stop, testRunner, until, workDir,
 } from '../../../tests/js-support/servers.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const pkg = normalize((process.env.MQTTWIRE_PKG ?? join(root, 'client-wasm/pkg')) + '/');
 const BRIDGE = process.env.MQTTWIRE_BRIDGE_BIN ?? join(root, 'target/debug/mqttwire-bridge');
-const ALL = ['offline', 'reloads', 'inbound', 'fallback'];
-const selected = process.argv.length > 2 ? process.argv.slice(2) : ALL;
-for (const name of selected) if (!ALL.includes(name)) throw new Error(`unknown test ${name}; tests: ${ALL.join(' ')}`);
+const { test, check, finish } = testRunner(['offline', 'reloads', 'inbound', 'fallback']);
 
-const dir = await mkdtemp(join(tmpdir(), 'mqttwire-store-'));
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-});
+const dir = await workDir('mqttwire-store-');
 
 // The page: the client of mqttwire/store, and what the last page left in the store (read
 // before anything restores it), as the payloads `q1-…;`/`q2-…;` its bytes hold (the `;`
@@ -65,8 +56,7 @@ const site = await servePackage(pkg, (url) => (url.startsWith('/page') ? { body:
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
+  args: CHROMIUM_ARGS,
 });
 
 const mosquitto = await startMosquitto(dir, [], { logTypes: ['error', 'warning', 'notice', 'information', 'subscribe'] });
@@ -118,24 +108,6 @@ const CONNECT = ({ url, db, id }) => {
 
 /** What the store of the page holds now, as payload markers. */
 const stored = (page, db, id) => page.evaluate(async ({ db, id }) => markers(await lib.store.indexedDbStore(db).load(id)), { db, id });
-
-const results = [];
-async function test(name, body) {
-  if (!selected.includes(name)) return;
-  const t0 = Date.now();
-  try {
-    await body();
-    results.push([name, true]);
-    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  } catch (error) {
-    results.push([name, false]);
-    console.log(`FAIL ${name}: ${error.stack}`);
-  }
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
 
 /** Every payload of `expected` came at least once, the QoS 2 ones exactly once. */
 function checkArrived(counts, expected, what) {
@@ -348,6 +320,4 @@ await test('fallback', async () => {
 await browser.close();
 site.server.close();
 await stop(mosquitto.child);
-const failed = results.filter(([, ok]) => !ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();
