@@ -40,23 +40,54 @@ export class SharedMqttClient extends Emitter {
         return new Promise((resolve) => { this._unlock = resolve; });
       });
     });
-    const shared = typeof SharedWorker === 'function';
-    if (shared) {
-      const worker = new SharedWorker(new URL('./shared-worker.js', import.meta.url), { type: 'module', name: 'mqttwire' });
-      worker.onerror = () => this.emit('error', mqttError('SHARED_WORKER', 'the shared worker failed to start'));
-      this._port = worker.port;
-    } else {
-      const channel = new MessageChannel();
-      import('./shared-worker.js').then((worker) => worker.attach(channel.port2));
-      this._port = channel.port1;
+    // What was sent before the worker first answered, to send again in the tab if it
+    // fails to start (a content security policy without worker-src, say).
+    this._unanswered = [];
+    const failed = 'the shared worker failed to start: this tab has a connection of its own';
+    let worker = null;
+    try {
+      if (typeof SharedWorker === 'function') {
+        worker = new SharedWorker(new URL('./shared-worker.js', import.meta.url), { type: 'module', name: 'mqttwire' });
+      }
+    } catch {
+      this._inTab(failed);
     }
-    this._port.onmessage = ({ data }) => this._receive(data);
+    if (worker) {
+      worker.onerror = () => {
+        if (this._unanswered) this._inTab(failed);
+        else this.emit('error', mqttError('SHARED_WORKER', 'the shared worker failed'));
+      };
+      this._listen(worker.port);
+    } else if (this._unanswered) {
+      this._inTab('no SharedWorker in this browser: this tab has a connection of its own');
+    }
     this._send(open);
     this._onPageHide = () => this._port.postMessage({ op: 'end' });
     if (typeof addEventListener === 'function') addEventListener('pagehide', this._onPageHide);
-    queueMicrotask(() => this.emit('sharing', shared
-      ? { shared: true }
-      : { shared: false, reason: 'no SharedWorker in this browser: this tab has a connection of its own' }));
+  }
+
+  _listen(port) {
+    this._port = port;
+    port.onmessage = ({ data }) => {
+      if (this._unanswered) {
+        this._unanswered = null;
+        this.emit('sharing', { shared: true });
+      }
+      this._receive(data);
+    };
+  }
+
+  /** Runs the worker's code in the tab instead, over a MessageChannel, and replays what
+   * went to the worker that did not answer. */
+  _inTab(reason) {
+    const channel = new MessageChannel();
+    import('./shared-worker.js').then((worker) => worker.attach(channel.port2));
+    this._port?.close();
+    this._port = channel.port1;
+    this._port.onmessage = ({ data }) => this._receive(data);
+    for (const message of this._unanswered) this._port.postMessage(message);
+    this._unanswered = null;
+    queueMicrotask(() => this.emit('sharing', { shared: false, reason }));
   }
 
   /** True while connected. */
@@ -86,15 +117,28 @@ export class SharedMqttClient extends Emitter {
     }
   }
 
-  _send(message) {
-    this._opened.then(() => this._port.postMessage(message));
+  /** Posts `message` once the tab holds its lock; `failed` gets what cannot be sent. */
+  _send(message, failed) {
+    this._opened.then(() => {
+      try {
+        this._port.postMessage(message);
+        this._unanswered?.push(message);
+      } catch (error) {
+        failed?.(mqttError('INVALID_OPTION', `cannot go to the shared worker: ${error.message}`));
+      }
+    });
   }
 
   _request(op, fields) {
     if (this._ended) return Promise.reject(mqttError('CLIENT_ENDED', 'the client was ended'));
     const id = ++this._id;
-    this._send({ op, id, ...fields });
-    return new Promise((resolve, reject) => this._pending.set(id, [resolve, reject]));
+    return new Promise((resolve, reject) => {
+      this._pending.set(id, [resolve, reject]);
+      this._send({ op, id, ...fields }, (error) => {
+        this._pending.delete(id);
+        reject(error);
+      });
+    });
   }
 
   /** Publishes `message` (string, Uint8Array or ArrayBuffer) to `topic`. */

@@ -9,8 +9,8 @@
 //             connection (the worker survives it); closing the tabs of a filter one by one
 //             unsubscribes it only when the last one closes; the connection ends after the
 //             last tab, whose filters stay with the session.
-//   fallback  without SharedWorker: the `sharing` event says so, and the tab has a working
-//             connection of its own.
+//   fallback  without SharedWorker, and where a content security policy refuses workers:
+//             the `sharing` event says so, and the tab has a working connection of its own.
 //
 //   node client-wasm/tests/js/shared.test.mjs [tabs|fallback]...
 //
@@ -44,7 +44,10 @@ const PAGE = `<!doctype html>
   client.on('message', (topic, payload) => got.push(topic + ' ' + new TextDecoder().decode(payload)));
   window.ready = true;
 </script>`;
-const site = await servePackage(pkg, (url) => (url.startsWith('/tab') ? { body: PAGE } : null));
+const site = await servePackage(pkg, (url) => (!url.startsWith('/tab') ? null : {
+  body: PAGE,
+  headers: url.includes('noworkers') ? { 'content-security-policy': "worker-src 'none'" } : {},
+}));
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -148,20 +151,22 @@ await test('tabs', async () => {
 });
 
 await test('fallback', async () => {
-  const context = await browser.newContext();
-  try {
-    const openBefore = await metric('connections_open');
-    const tab = await openTab(context, '&noshared');
-    const sharing = await tab.evaluate(() => events.find(([e]) => e === 'sharing')?.[1]);
-    check(sharing?.shared === false && /SharedWorker/.test(sharing.reason), `the sharing event says not shared: ${JSON.stringify(sharing)}`);
-    check((await metric('connections_open')) - openBefore === 1, 'a connection of its own');
-    await tab.evaluate(() => client.subscribeAsync('fb/t', { qos: 1 }));
-    await tab.evaluate(() => client.publishAsync('fb/t', 'round trip', { qos: 1 }));
-    await until('the message back', 5000, async () => (await got(tab)).includes('fb/t round trip'));
-    await tab.evaluate(() => client.endAsync());
-    check(tab.errors.length === 0, `page errors: ${tab.errors}`);
-  } finally {
-    await context.close();
+  for (const [query, reason] of [['&noshared', /no SharedWorker/], ['&noworkers', /failed to start/]]) {
+    const context = await browser.newContext();
+    try {
+      const openBefore = await metric('connections_open');
+      const tab = await openTab(context, query);
+      const sharing = await tab.evaluate(() => events.find(([e]) => e === 'sharing')?.[1]);
+      check(sharing?.shared === false && reason.test(sharing.reason), `${query}: the sharing event says not shared: ${JSON.stringify(sharing)}`);
+      check((await metric('connections_open')) - openBefore === 1, `${query}: a connection of its own`);
+      await tab.evaluate(() => client.subscribeAsync('fb/t', { qos: 1 }));
+      await tab.evaluate(() => client.publishAsync('fb/t', 'round trip', { qos: 1 }));
+      await until(`${query}: the message back`, 5000, async () => (await got(tab)).includes('fb/t round trip'));
+      await tab.evaluate(() => client.endAsync());
+      check(tab.errors.length === 0, `${query}: page errors: ${tab.errors}`);
+    } finally {
+      await context.close();
+    }
   }
 });
 
