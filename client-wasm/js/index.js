@@ -4,9 +4,17 @@
 import init, { MqttCore } from './mqttwire_wasm.js';
 
 let loading = null;
-/** Loads the WebAssembly module once; every client waits for it. */
+/**
+ * Loads the WebAssembly module once; every client waits for it. Node's fetch cannot read
+ * a file: URL (Deno's and Bun's can), so there its bytes are read with node:fs, reached
+ * through process.getBuiltinModule rather than an import a browser bundler would follow.
+ */
 function load() {
-  if (loading === null) loading = init();
+  if (loading === null) {
+    const url = new URL(MQTTWIRE_STORE ? 'mqttwire_store_wasm_bg.wasm' : 'mqttwire_wasm_bg.wasm', import.meta.url);
+    const fs = url.protocol === 'file:' && globalThis.process?.getBuiltinModule?.('fs');
+    loading = init({ module_or_path: fs ? fs.promises.readFile(url) : url });
+  }
   return loading;
 }
 
