@@ -194,6 +194,22 @@ export declare class MqttClient {
   /** Commands waiting to be sent. */
   readonly queued: number;
 
+  /**
+   * The packet identifier of the last QoS 1/2 publish, subscribe or unsubscribe sent
+   * (identifiers are given as packets leave, so one queued offline has none yet); `null`
+   * before the first. MQTT.js gives a number even then.
+   */
+  getLastMessageId(): number | null;
+  /**
+   * Connects again at once, as MQTT.js's `reconnect()`: while connected it sends DISCONNECT
+   * (normal: the broker publishes no will) and emits `reconnect`, `close` and `connect`; a
+   * scheduled attempt is brought forward and the backoff starts over. Queued commands and
+   * messages in flight carry over. After `end` (or `RECONNECT_GAVE_UP`) it starts the
+   * client again with its options and listeners; after `end` that is a fresh start:
+   * what `end` rejected stays rejected, and `handle()` handlers must be added again.
+   */
+  reconnect(): this;
+
   on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this;
   addListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this;
   once<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this;

@@ -22,12 +22,19 @@ function load() {
 export class MqttClient {
   constructor(url, options) {
     this.options = options ?? {};
+    this._url = url;
     this._listeners = new Map();
-    this._core = null;
-    this._ended = false;
     this._flushing = false;
     this._onOnline = () => this._core?.setOnline(true);
     this._onOffline = () => this._core?.setOnline(false);
+    this._start();
+  }
+
+  /** Makes the core (once the module and the store are loaded) and starts connecting. */
+  _start() {
+    const url = this._url;
+    this._core = null;
+    this._ended = false;
     // MQTTWIRE_STORE: true in the build of mqttwire/store (client-wasm/build.sh); in the
     // core, whose engine refuses the option, false and the store code is left out.
     const store = MQTTWIRE_STORE && this.options.store;
@@ -51,6 +58,15 @@ export class MqttClient {
   get reconnecting() { return this._core?.reconnecting ?? false; }
   /** Commands waiting to be sent (offline, or over the server's in-flight limit). */
   get queued() { return this._core?.queued ?? 0; }
+  /** The packet identifier of the last QoS 1/2 publish, subscribe or unsubscribe sent; null before one. */
+  getLastMessageId() { return this._core?.lastMessageId || null; }
+
+  /** Connects again at once; after `end`, starts the client again (a new session state). */
+  reconnect() {
+    if (!this._ended) this._started.then(() => this._core?.reconnect());
+    else this._ending.then(() => this._ended && this._start());
+    return this;
+  }
 
   on(event, listener) {
     let list = this._listeners.get(event);
@@ -150,9 +166,21 @@ export class MqttClient {
   }
 
   /** Disconnects, stops reconnecting and releases the socket, timers and memory. */
-  async endAsync(force, options) {
-    if (this._ended) return;
-    this._ended = true;
+  endAsync(force, options) {
+    if (!this._ended) {
+      this._ended = true;
+      this._ending = this._end(options);
+    }
+    return this._ending;
+  }
+  end(force, options, callback) {
+    if (typeof force === 'function') { callback = force; force = undefined; }
+    if (typeof options === 'function') { callback = options; options = undefined; }
+    settle(this.endAsync(force, options), callback, this);
+    return this;
+  }
+
+  async _end(options) {
     await this._started.catch(() => {});
     if (typeof window !== 'undefined') {
       window.removeEventListener('online', this._onOnline);
@@ -167,12 +195,6 @@ export class MqttClient {
     } else {
       this.emit('end');
     }
-  }
-  end(force, options, callback) {
-    if (typeof force === 'function') { callback = force; force = undefined; }
-    if (typeof options === 'function') { callback = options; options = undefined; }
-    settle(this.endAsync(force, options), callback, this);
-    return this;
   }
 
   async _ready() {

@@ -83,6 +83,36 @@ try {
   await within('endAsync', 5000, client.endAsync());
   check('endAsync ends the client', client.connected === false && log.events.at(-1) === 'end', log.events);
 
+  // getLastMessageId() and reconnect(), on a client of their own.
+  const other = await within('connectAsync', 10_000, connectAsync(url, { protocolVersion: 5 }));
+  const ids = [other.getLastMessageId()];
+  await other.publishAsync(`${base}/ids`, 'x', { qos: 1 });
+  ids.push(other.getLastMessageId());
+  await other.subscribeAsync(`${base}/ids/#`, { qos: 1 });
+  ids.push(other.getLastMessageId());
+  await other.publishAsync(`${base}/ids`, 'x', { qos: 0 });
+  ids.push(other.getLastMessageId());
+  check('getLastMessageId: null before one, then the identifier of each QoS 1 publish and subscribe, not of QoS 0',
+    JSON.stringify(ids) === '[null,1,2,2]', ids);
+  const seen = [];
+  for (const e of ['close', 'offline', 'reconnect', 'connect', 'end']) other.on(e, () => seen.push(e));
+  const got = [];
+  other.on('message', (topic, payload) => got.push(text(payload)));
+  other.reconnect();
+  await until('reconnect() to connect again', 5000, async () => seen.includes('connect'));
+  check('reconnect() while connected: reconnect, close and connect, no offline',
+    ['reconnect', 'close', 'connect'].every((e) => seen.includes(e)) && !seen.includes('offline') && other.connected, seen);
+  await other.publishAsync(`${base}/ids/after`, 'after reconnect()', { qos: 1 });
+  await until('the message after reconnect()', 5000, async () => got.includes('after reconnect()')).catch(() => {});
+  check('the subscription holds after reconnect()', got.includes('after reconnect()'), got);
+  await other.endAsync();
+  seen.length = 0;
+  other.reconnect();
+  await until('reconnect() after end', 5000, async () => other.connected).catch(() => {});
+  check('reconnect() after end starts the client again', seen.includes('connect') && other.connected, seen);
+  await other.endAsync();
+  check('and it ends again', !other.connected && seen.at(-1) === 'end', seen);
+
   // A script that connects and ends exits by itself: nothing of the client keeps node's
   // event loop alive after end.
   const script = `const { connectAsync } = await import(${JSON.stringify(new URL('../../pkg/index.js', import.meta.url).href)});
