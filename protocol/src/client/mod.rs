@@ -48,7 +48,7 @@ use timer::{Timer, TimerTable};
 /// clock from any fixed origin. Commands
 /// ([`connect`](Client::connect), [`publish`](Client::publish),
 /// [`subscribe`](Client::subscribe), [`unsubscribe`](Client::unsubscribe),
-/// [`disconnect`](Client::disconnect)) and inputs
+/// [`disconnect`](Client::disconnect), [`reconnect`](Client::reconnect)) and inputs
 /// ([`handle_connection_opened`](Client::handle_connection_opened),
 /// [`handle_bytes`](Client::handle_bytes),
 /// [`handle_connection_lost`](Client::handle_connection_lost),
