@@ -1,5 +1,5 @@
 // Types of the mqttwire package: an MQTT.js-style client whose engine is WebAssembly.
-// It runs in browsers (pages and workers) and in Node 22+ (20.16+ with
+// It runs in browsers (pages and workers) and in Node 22.3+ (20.16+ with
 // --experimental-websocket), Deno and Bun, with their global WebSocket.
 
 /** A payload: text (sent as UTF-8) or bytes. */
