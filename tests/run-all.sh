@@ -69,6 +69,9 @@ rm -rf "$committed"
 client-wasm/node_modules/.bin/tsc -p client-wasm/tests/js/tsconfig.json
 node --test client-wasm/tests/js/util.test.mjs
 node client-wasm/tests/js/package.test.mjs
+# The same package in node with its global WebSocket (behind a flag in Node 20).
+cargo build -q -p ws-bridge --bin mqttwire-bridge --locked
+node --experimental-websocket client-wasm/tests/js/node.test.mjs
 
 step "the package through a tab's life in Chromium: keepalive in a throttled background tab, the will, reconnect across a bridge restart, memory over 1,000 clients (~2 min)"
 cargo build -q -p ws-bridge --bin mqttwire-bridge --locked

@@ -5,9 +5,17 @@ import init, { MqttCore } from './mqttwire_wasm.js';
 import { Emitter, mqttError, settle } from './util.js';
 
 let loading = null;
-/** Loads the WebAssembly module once; every client waits for it. */
+/**
+ * Loads the WebAssembly module once; every client waits for it. Node's fetch cannot read
+ * a file: URL (Deno's and Bun's can), so there its bytes are read with node:fs, reached
+ * through process.getBuiltinModule rather than an import a browser bundler would follow.
+ */
 function load() {
-  if (loading === null) loading = init();
+  if (loading === null) {
+    const url = new URL(MQTTWIRE_STORE ? 'mqttwire_store_wasm_bg.wasm' : 'mqttwire_wasm_bg.wasm', import.meta.url);
+    const fs = url.protocol === 'file:' && globalThis.process?.getBuiltinModule?.('fs');
+    loading = init({ module_or_path: fs ? fs.promises.readFile(url) : url });
+  }
   return loading;
 }
 
@@ -16,11 +24,18 @@ export class MqttClient extends Emitter {
   constructor(url, options) {
     super();
     this.options = options ?? {};
-    this._core = null;
-    this._ended = false;
+    this._url = url;
     this._flushing = false;
     this._onOnline = () => this._core?.setOnline(true);
     this._onOffline = () => this._core?.setOnline(false);
+    this._start();
+  }
+
+  /** Makes the core (once the module and the store are loaded) and starts connecting. */
+  _start() {
+    const url = this._url;
+    this._core = null;
+    this._ended = false;
     // MQTTWIRE_STORE: true in the build of mqttwire/store (client-wasm/build.sh); in the
     // core, whose engine refuses the option, false and the store code is left out.
     const store = MQTTWIRE_STORE && this.options.store;
@@ -44,6 +59,15 @@ export class MqttClient extends Emitter {
   get reconnecting() { return this._core?.reconnecting ?? false; }
   /** Commands waiting to be sent (offline, or over the server's in-flight limit). */
   get queued() { return this._core?.queued ?? 0; }
+  /** The packet identifier of the last QoS 1/2 publish, subscribe or unsubscribe sent; null before one. */
+  getLastMessageId() { return this._core?.lastMessageId || null; }
+
+  /** Connects again at once; after `end`, starts the client again (a new session state). */
+  reconnect() {
+    if (!this._ended) this._started.then(() => this._core?.reconnect());
+    else this._ending.then(() => this._ended && this._start());
+    return this;
+  }
 
   /** Publishes `message` (string, Uint8Array or ArrayBuffer) to `topic`. */
   publishAsync(topic, message, options) {
@@ -107,9 +131,21 @@ export class MqttClient extends Emitter {
   }
 
   /** Disconnects, stops reconnecting and releases the socket, timers and memory. */
-  async endAsync(force, options) {
-    if (this._ended) return;
-    this._ended = true;
+  endAsync(force, options) {
+    if (!this._ended) {
+      this._ended = true;
+      this._ending = this._end(options);
+    }
+    return this._ending;
+  }
+  end(force, options, callback) {
+    if (typeof force === 'function') { callback = force; force = undefined; }
+    if (typeof options === 'function') { callback = options; options = undefined; }
+    settle(this.endAsync(force, options), callback, this);
+    return this;
+  }
+
+  async _end(options) {
     await this._started.catch(() => {});
     if (typeof window !== 'undefined') {
       window.removeEventListener('online', this._onOnline);
@@ -124,12 +160,6 @@ export class MqttClient extends Emitter {
     } else {
       this.emit('end');
     }
-  }
-  end(force, options, callback) {
-    if (typeof force === 'function') { callback = force; force = undefined; }
-    if (typeof options === 'function') { callback = options; options = undefined; }
-    settle(this.endAsync(force, options), callback, this);
-    return this;
   }
 
   async _ready() {

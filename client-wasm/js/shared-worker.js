@@ -3,7 +3,7 @@
 // over a MessagePort (shared.js is the other end):
 //
 //   tab -> worker  { op: 'open', url, options, lock }, then { op, id, ... } commands
-//                  (publish, subscribe, unsubscribe, end)
+//                  (publish, subscribe, unsubscribe, reconnect, end)
 //   worker -> tab  { re: id, ok | err } answers, { ev, arg } events, { msgs } messages;
 //                  each with `state`, the client's { connected, reconnecting, queued }
 //
@@ -39,7 +39,9 @@ if (typeof SharedWorkerGlobalScope === 'function' && self instanceof SharedWorke
 }
 
 /** The client's state, sent with everything so that the tab's getters follow it. */
-const state = (client) => ({ connected: client.connected, reconnecting: client.reconnecting, queued: client.queued });
+const state = (client) => ({
+  connected: client.connected, reconnecting: client.reconnecting, queued: client.queued, lastMessageId: client.getLastMessageId(),
+});
 
 /** An error as plain data: structured cloning keeps only an Error's name and message. */
 const plain = (e) => ({ name: e?.name, message: e?.message ?? String(e), code: e?.code, reasonCode: e?.reasonCode });
@@ -81,6 +83,7 @@ async function command(tab, { op, id, topic, message, topics, options }) {
     else if (op === 'unsubscribe') ok = await release(tab, filterList(topics), options);
     // An `end` without an id is the tab's pagehide: it closes, as when its lock comes.
     else if (op === 'end') ok = await leave(tab, id !== undefined);
+    else if (op === 'reconnect') client.reconnect();
     answer = { re: id, ok };
   } catch (error) {
     answer = { re: id, err: plain(error) };

@@ -96,6 +96,15 @@ export class SharedMqttClient extends Emitter {
   get reconnecting() { return this._state.reconnecting; }
   /** Commands waiting to be sent, in the worker. */
   get queued() { return this._state.queued; }
+  /** The packet identifier of the last QoS 1/2 publish, subscribe or unsubscribe the shared
+   * connection sent (for any tab) when the worker last answered this one; null before one. */
+  getLastMessageId() { return this._state.lastMessageId ?? null; }
+
+  /** Makes the shared connection connect again at once (for every tab). */
+  reconnect() {
+    this._request('reconnect', {}).catch(() => {});
+    return this;
+  }
 
   _receive(data) {
     if (data.state) this._state = data.state;

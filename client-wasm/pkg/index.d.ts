@@ -1,4 +1,6 @@
 // Types of the mqttwire package: an MQTT.js-style client whose engine is WebAssembly.
+// It runs in browsers (pages and workers) and in Node 22.3+ (20.16+ with
+// --experimental-websocket), Deno and Bun, with their global WebSocket.
 
 /** A payload: text (sent as UTF-8) or bytes. */
 export type Payload = string | Uint8Array | ArrayBuffer | ArrayBufferView;
@@ -191,6 +193,22 @@ export declare class MqttClient {
   readonly reconnecting: boolean;
   /** Commands waiting to be sent. */
   readonly queued: number;
+
+  /**
+   * The packet identifier of the last QoS 1/2 publish, subscribe or unsubscribe sent
+   * (identifiers are given as packets leave, so one queued offline has none yet); `null`
+   * before the first. MQTT.js gives a number even then.
+   */
+  getLastMessageId(): number | null;
+  /**
+   * Connects again at once, as MQTT.js's `reconnect()`: while connected it sends DISCONNECT
+   * (normal: the broker publishes no will) and emits `reconnect`, `close` and `connect`; a
+   * scheduled attempt is brought forward and the backoff starts over. Queued commands and
+   * messages in flight carry over. After `end` (or `RECONNECT_GAVE_UP`) it starts the
+   * client again with its options and listeners; after `end` that is a fresh start:
+   * what `end` rejected stays rejected, and `handle()` handlers must be added again.
+   */
+  reconnect(): this;
 
   on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this;
   addListener<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): this;

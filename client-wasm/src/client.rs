@@ -115,6 +115,21 @@ impl Core {
         call.perform();
     }
 
+    /// Drops the connection (DISCONNECT if connected) and connects again at once; starts a
+    /// client that gave up reconnecting again.
+    pub fn reconnect(&self) {
+        self.inner.borrow_mut().engine.reconnect(now());
+        drive(&self.inner);
+    }
+
+    /// The packet identifier of the last QoS 1/2 publish, subscribe or unsubscribe sent;
+    /// 0 before the first.
+    #[wasm_bindgen(getter, js_name = lastMessageId)]
+    pub fn last_message_id(&self) -> u16 {
+        let inner = self.inner.borrow();
+        inner.engine.last_packet_id().map_or(0, |id| id.get())
+    }
+
     /// Calls `handler(topic, payload, packet)` for messages matching `filter`, in the order
     /// handlers were added.
     #[wasm_bindgen(js_name = addHandler)]

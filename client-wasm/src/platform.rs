@@ -9,7 +9,9 @@
 //! the timers that are due; each timer is also a window `setTimeout`, which fires on time
 //! in a visible page and is the only one where no worker starts (no `Worker`, a content
 //! security policy without `blob:`). Arming a timer posts nothing to the worker, so the
-//! client can re-arm it after every message.
+//! client can re-arm it after every message. Outside a page (a worker; Node, Deno and Bun,
+//! whose globals are the same `setTimeout`, `performance` and `WebSocket`) only the plain
+//! `setTimeout` runs.
 
 use std::cell::{Cell, OnceCell};
 
@@ -17,7 +19,7 @@ use js_sys::{Array, ArrayBuffer, Function};
 use mqttwire::Instant;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
+use web_sys::{BinaryType, Event, MessageEvent, WebSocket};
 
 #[wasm_bindgen]
 extern "C" {
@@ -44,6 +46,11 @@ extern "C" {
 
     #[wasm_bindgen(js_namespace = URL, js_name = createObjectURL, catch)]
     fn create_object_url(blob: &Blob) -> Result<String, JsValue>;
+
+    /// `document.hasFocus()`: a probe for a page, throwing where there is no document (a
+    /// worker, Node, Deno, Bun).
+    #[wasm_bindgen(js_namespace = document, js_name = hasFocus, catch)]
+    fn document_has_focus() -> Result<bool, JsValue>;
 }
 
 /// The engine's time now: milliseconds on the page's monotonic clock. The engine's times
@@ -123,6 +130,10 @@ struct WorkerClock {
 
 impl WorkerClock {
     fn start() -> Option<WorkerClock> {
+        // Only a page's timers are throttled; and a worker would keep Bun's process alive.
+        if document_has_focus().is_err() {
+            return None;
+        }
         let source = Array::of1(&JsValue::from_str(WORKER_SOURCE));
         let url = create_object_url(&Blob::new(&source).ok()?).ok()?;
         Some(WorkerClock {
@@ -169,8 +180,7 @@ pub(crate) struct Socket {
     ws: WebSocket,
     _on_open: Closure<dyn FnMut(Event)>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
-    _on_error: Closure<dyn FnMut(Event)>,
+    _on_close: Closure<dyn FnMut(JsValue)>,
 }
 
 impl Socket {
@@ -193,20 +203,19 @@ impl Socket {
             }
         });
         let h = handler.clone();
-        let on_close =
-            Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| h(SocketEvent::Closed));
-        // An error is always followed by close; close carries what is known.
-        let on_error = Closure::<dyn FnMut(Event)>::new(move |_| {});
+        // An error ends the connection as close does: a browser fires close after it, but
+        // Node 20's WebSocket fires only error when it cannot connect. The first of the two
+        // drops the socket, and with it these handlers.
+        let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| h(SocketEvent::Closed));
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        ws.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        ws.set_onerror(Some(on_close.as_ref().unchecked_ref()));
         Ok(Socket {
             ws,
             _on_open: on_open,
             _on_message: on_message,
             _on_close: on_close,
-            _on_error: on_error,
         })
     }
 

@@ -800,6 +800,72 @@ fn reconnect_backs_off_with_jitter_and_gives_up_after_max_attempts() {
     assert_eq!(pair.client.state(), State::Idle);
 }
 
+fn reconnect_sends_disconnect_then_opens_at_once_and_resumes_the_session() {
+    let mut options = Pair::options(V5);
+    options.session_expiry = 60;
+    let mut pair = Pair::new(options);
+    pair.start();
+    pair.take_events();
+    pair.actions.clear();
+    pair.publish("t", b"1", QoS::AtLeastOnce);
+    let first = pair.next_sent();
+    pair.client.reconnect(pair.now);
+    assert_eq!(pair.next_sent(), Packet::Disconnect(Disconnect::new(ReasonCode::SUCCESS)), "normal: no will");
+    assert_eq!(pair.actions, [Action::Close, Action::Open { attempt: 0 }]);
+    let disconnected = Event::Disconnected { by: DisconnectedBy::Client, reason_code: ReasonCode::SUCCESS, properties: Properties::new() };
+    assert_eq!(pair.take_events(), [disconnected]);
+    let Packet::Connect(connect) = pair.accept(ConnAck { session_present: true, ..ConnAck::default() }) else { unreachable!() };
+    assert!(!connect.clean_start, "the session is resumed");
+    let Packet::Publish(again) = pair.next_sent() else { panic!("the message in flight is resent") };
+    assert!(again.dup);
+    assert_eq!(again.packet_id, Some(publish_id(&first)));
+}
+
+fn reconnect_brings_a_waiting_attempt_forward_and_restarts_a_stopped_client() {
+    let mut options = Pair::options(V311);
+    options.reconnect = Some(ReconnectOptions { min_delay: Duration::from_secs(60), max_delay: Duration::from_secs(60), max_attempts: Some(1), seed: 3 });
+    let mut pair = Pair::new(options);
+    pair.start();
+    pair.cut();
+    pair.actions.clear();
+    pair.client.reconnect(pair.now);
+    pair.drive();
+    assert_eq!(pair.actions, [Action::Open { attempt: 0 }], "at once, nothing to close");
+    pair.cut(); // the attempt fails: the backoff started over, so one more is allowed
+    assert!(!pair.take_events().contains(&Event::ReconnectGaveUp));
+    pair.advance(60_000);
+    pair.cut();
+    assert!(pair.take_events().contains(&Event::ReconnectGaveUp));
+    assert_eq!(pair.client.state(), State::Idle);
+    pair.actions.clear();
+    pair.client.reconnect(pair.now);
+    pair.accept(ConnAck::default());
+    assert!(pair.client.is_connected(), "a client that gave up starts again");
+    pair.client.disconnect(pair.now, ReasonCode::SUCCESS, Properties::new());
+    assert!(matches!(pair.next_sent(), Packet::Disconnect(_)));
+    pair.actions.clear();
+    pair.client.reconnect(pair.now);
+    pair.accept(ConnAck::default());
+    assert!(pair.client.is_connected(), "so does a disconnected one");
+}
+
+fn last_packet_id_is_the_identifier_last_sent() {
+    let mut pair = Pair::new(Pair::options(V5));
+    assert_eq!(pair.client.last_packet_id(), None);
+    pair.start();
+    pair.publish("t", b"", QoS::AtMostOnce);
+    assert_eq!(pair.client.last_packet_id(), None, "QoS 0 has none");
+    pair.publish("t", b"", QoS::AtLeastOnce);
+    assert_eq!(pair.client.last_packet_id(), Some(id(1)));
+    pair.client.subscribe(pair.now, sub("a/#", QoS::AtMostOnce), Properties::new()).expect("accepted");
+    assert_eq!(pair.client.last_packet_id(), Some(id(2)));
+    pair.client.unsubscribe(pair.now, vec![TopicFilter::new("a/#").expect("valid")], Properties::new()).expect("accepted");
+    assert_eq!(pair.client.last_packet_id(), Some(id(3)));
+    pair.cut();
+    pair.publish("t", b"", QoS::ExactlyOnce);
+    assert_eq!(pair.client.last_packet_id(), Some(id(3)), "a queued publish has no identifier yet");
+}
+
 fn credentials_can_be_replaced_before_each_attempt() {
     let mut options = Pair::options(V5);
     options.username = Some("u".into());

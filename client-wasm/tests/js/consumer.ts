@@ -22,7 +22,10 @@ async function main(): Promise<void> {
   await client.publishAsync('chat/1', new Uint8Array([1]), { qos: 2, properties: { contentType: 'text/plain' } });
   const stop = client.handle('chat/+', (topic) => topic.length);
   stop();
+  const lastId: number | null = client.getLastMessageId();
+  void lastId;
   await client.endAsync();
+  client.reconnect().on('connect', () => {});
   void qos;
   connect('ws://localhost/mqtt').publish('t', 'x', (error) => error?.code);
   // @ts-expect-error: QoS 3 does not exist

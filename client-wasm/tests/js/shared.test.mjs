@@ -7,7 +7,8 @@
 //             subscribed and no other; one SUBSCRIBE per filter however many tabs ask;
 //             a tab's publish reaches the broker; a tab reloaded comes back to the same
 //             connection (the worker survives it); closing the tabs of a filter one by one
-//             unsubscribes it only when the last one closes; the connection ends after the
+//             unsubscribes it only when the last one closes (after a reconnect() from one
+//             tab, which every tab hears); the connection ends after the
 //             last tab, whose filters stay with the session.
 //   fallback  without SharedWorker, and where a content security policy refuses workers:
 //             the `sharing` event says so, and the tab has a working connection of its own.
@@ -128,6 +129,18 @@ await test('tabs', async () => {
     await tabs[4].evaluate(() => client.subscribeAsync('sh/b', { qos: 1 }));
     await publish('sh/b', 'three');
     await until('the reloaded tab to get sh/b', 5000, async () => (await got(tabs[4])).includes('sh/b three'));
+    // getLastMessageId() and reconnect() from one tab act on the shared connection: every
+    // tab hears the new connect, and the subscriptions hold across it.
+    const lastId = await tabs[2].evaluate(async () => {
+      await client.publishAsync('sh/a', 'with an id', { qos: 1 });
+      return client.getLastMessageId();
+    });
+    check(Number.isInteger(lastId) && lastId > 0, `getLastMessageId after a QoS 1 publish: ${lastId}`);
+    const totalBefore = await metric('connections_total');
+    const heard = tabs[1].evaluate(() => new Promise((resolve) => client.once('connect', () => resolve(true))));
+    await tabs[0].evaluate(() => { client.reconnect(); });
+    check(await within('the other tab to hear the reconnect', 10_000, heard), 'reconnect from one tab');
+    check((await metric('connections_total')) - totalBefore === 1, 'reconnect() opened one new WebSocket');
     // Closing the sh/a tabs one by one: the UNSUBSCRIBE comes with the last one.
     const unsubscribesBefore = await upstream('unsubscribe');
     for (const [i, tab] of tabs.slice(0, 4).entries()) {

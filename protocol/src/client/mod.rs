@@ -48,7 +48,7 @@ use timer::{Timer, TimerTable};
 /// clock from any fixed origin. Commands
 /// ([`connect`](Client::connect), [`publish`](Client::publish),
 /// [`subscribe`](Client::subscribe), [`unsubscribe`](Client::unsubscribe),
-/// [`disconnect`](Client::disconnect)) and inputs
+/// [`disconnect`](Client::disconnect), [`reconnect`](Client::reconnect)) and inputs
 /// ([`handle_connection_opened`](Client::handle_connection_opened),
 /// [`handle_bytes`](Client::handle_bytes),
 /// [`handle_connection_lost`](Client::handle_connection_lost),
@@ -103,6 +103,8 @@ pub struct Client<S: InFlightStore = MemoryStore> {
     /// Granted subscriptions, for resubscribing; with their subscription identifier.
     subscriptions: Vec<(Subscription, Option<NonZeroU32>)>,
     next_id: PacketId,
+    /// The identifier last given to a PUBLISH, SUBSCRIBE or UNSUBSCRIBE.
+    last_id: Option<PacketId>,
     next_handle: u64,
     /// The server's limits from the last CONNACK.
     server: ServerLimits,
@@ -205,6 +207,7 @@ impl<S: InFlightStore> Client<S> {
             queued_bytes: 0,
             subscriptions: Vec::new(),
             next_id: PacketId::MIN,
+            last_id: None,
             next_handle,
             server: ServerLimits::default(),
             connected_before: false,
@@ -303,34 +306,25 @@ impl<S: InFlightStore> Client<S> {
     /// will) if connected, closes the connection and stops reconnecting. Commands still
     /// queued fail; messages in flight stay in the store for a later session.
     pub fn disconnect(&mut self, now: Instant, reason_code: ReasonCode, properties: Properties) {
-        let was = self.state;
-        if was == State::Idle {
+        if self.state == State::Idle {
             return;
         }
-        self.reset_connection();
-        if was == State::Connected {
-            // Written after the reset cleared the buffer, so it is the last packet.
-            let packet = match self.options.version {
-                ProtocolVersion::V5 => Disconnect {
-                    reason_code,
-                    properties,
-                },
-                ProtocolVersion::V311 => Disconnect::default(),
-            };
-            self.send(now, &packet);
-        }
-        if matches!(
-            was,
-            State::Opening | State::AwaitingConnAck | State::Connected
-        ) {
-            self.actions.push_back(Action::Close);
-            self.events.push_back(Event::Disconnected {
-                by: DisconnectedBy::Client,
-                reason_code,
-                properties: Properties::new(),
-            });
-        }
+        self.close(now, reason_code, properties);
         self.stop();
+    }
+
+    /// Drops the connection and asks for a new one at once ([`Action::Open`]), as MQTT.js's
+    /// `reconnect()`: DISCONNECT first if connected (normal, so the server publishes no
+    /// will), a waiting reconnect brought forward, a stopped client (after
+    /// [`disconnect`](Client::disconnect) or giving up) started again. The backoff starts
+    /// over; queued commands wait for the new connection, in-flight messages are resent as
+    /// after any reconnect.
+    pub fn reconnect(&mut self, now: Instant) {
+        self.close(now, ReasonCode::SUCCESS, Properties::new());
+        if let Some(backoff) = &mut self.backoff {
+            backoff.reset();
+        }
+        self.open();
     }
 
     /// Sends AUTH (5.0 enhanced authentication), answering an [`Event::Auth`] or starting
@@ -559,6 +553,13 @@ impl<S: InFlightStore> Client<S> {
         self.queued_bytes
     }
 
+    /// The packet identifier last given to an outgoing QoS 1/2 PUBLISH, SUBSCRIBE or
+    /// UNSUBSCRIBE (as it was sent, not when the command was queued); `None` before the
+    /// first. Resent packets keep theirs.
+    pub fn last_packet_id(&self) -> Option<PacketId> {
+        self.last_id
+    }
+
     /// Granted subscriptions, as resubscribed after a reconnect without a session.
     pub fn subscriptions(&self) -> impl Iterator<Item = &Subscription> {
         self.subscriptions.iter().map(|(s, _)| s)
@@ -582,6 +583,35 @@ impl<S: InFlightStore> Client<S> {
         self.state = State::Opening;
         let attempt = self.backoff.as_ref().map_or(0, Backoff::attempt);
         self.actions.push_back(Action::Open { attempt });
+    }
+
+    /// Ends the connection from the client's side: DISCONNECT with `reason_code` if
+    /// connected, [`Action::Close`] and [`Event::Disconnected`] if one was open or opening.
+    fn close(&mut self, now: Instant, reason_code: ReasonCode, properties: Properties) {
+        let was = self.state;
+        self.reset_connection();
+        if was == State::Connected {
+            // Written after the reset cleared the buffer, so it is the last packet.
+            let packet = match self.options.version {
+                ProtocolVersion::V5 => Disconnect {
+                    reason_code,
+                    properties,
+                },
+                ProtocolVersion::V311 => Disconnect::default(),
+            };
+            self.send(now, &packet);
+        }
+        if matches!(
+            was,
+            State::Opening | State::AwaitingConnAck | State::Connected
+        ) {
+            self.actions.push_back(Action::Close);
+            self.events.push_back(Event::Disconnected {
+                by: DisconnectedBy::Client,
+                reason_code,
+                properties: Properties::new(),
+            });
+        }
     }
 
     fn check_server_limits(&self, publish: &Publish, size: usize) -> Result<(), ClientError> {
@@ -773,6 +803,7 @@ impl<S: InFlightStore> Client<S> {
             if self.store.get(id).is_none()
                 && !self.conn.as_ref().is_some_and(|c| c.has_request(id))
             {
+                self.last_id = Some(id);
                 return Some(id);
             }
         }
