@@ -71,13 +71,14 @@ node --test client-wasm/tests/js/util.test.mjs
 node client-wasm/tests/js/package.test.mjs
 # The same package in node with its global WebSocket (behind a flag in Node 20).
 cargo build -q -p ws-bridge --bin mqttwire-bridge --locked
-node --experimental-websocket client-wasm/tests/js/node.test.mjs
+ws_flag=$(node -e 'process.stdout.write(typeof WebSocket === "function" ? "" : "--experimental-websocket")')
+node $ws_flag client-wasm/tests/js/node.test.mjs
 
 step "the package through a tab's life in Chromium: keepalive in a throttled background tab, the will, reconnect across a bridge restart, memory over 1,000 clients (~2 min)"
 cargo build -q -p ws-bridge --bin mqttwire-bridge --locked
 node client-wasm/tests/js/lifecycle.test.mjs
 
-step "mqttwire/store in Chromium: nothing lost across page reloads (offline, 12 random reloads mid-burst), STORE_FAILED fallbacks"
+step "mqttwire/store in Chromium: nothing lost across page reloads (offline, 12 random reloads mid-burst, inbound QoS 2), STORE_FAILED fallbacks"
 node client-wasm/tests/js/store.test.mjs
 
 step "mqttwire/shared in Chromium: 5 tabs on one WebSocket, subscriptions counted across tabs, a reload kept, the fallback without SharedWorker"

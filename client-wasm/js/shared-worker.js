@@ -193,17 +193,51 @@ function route(conn, topic, payload, packet) {
       }
     }
   }
-  // The payload is a view valid only during this call: a copy goes.
-  const message = [topic, payload.slice(), { ...packet, payload: undefined }];
   for (const tab of tabs.length > 0 ? tabs : conn.tabs) {
     if (tab.batch === null) {
-      tab.batch = [];
+      const batch = (tab.batch = new Batch());
       queueMicrotask(() => {
-        const msgs = tab.batch;
         tab.batch = null;
-        tab.port.postMessage({ msgs });
+        tab.port.postMessage({ msgs: batch.parts() }, [batch.bytes.buffer]);
       });
     }
-    tab.batch.push(message);
+    tab.batch.add(topic, payload, packet);
+  }
+}
+
+/**
+ * The messages of one postMessage: their payloads copied end to end into one buffer,
+ * which is transferred, not cloned (the payloads are views valid only during the `message`
+ * event), and per message its topic, where its payload ends, its flags (QoS in bits 0-1,
+ * retain 2, dup 3) and its properties. Cloning one object per message cost the tab twice
+ * the CPU of the client itself.
+ */
+class Batch {
+  constructor() {
+    this.bytes = new Uint8Array(4096);
+    this.used = 0;
+    this.topics = [];
+    this.ends = [];
+    this.flags = [];
+    this.properties = null;
+  }
+
+  add(topic, payload, packet) {
+    const end = this.used + payload.length;
+    if (end > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(end, this.bytes.length * 2));
+      grown.set(this.bytes.subarray(0, this.used));
+      this.bytes = grown;
+    }
+    this.bytes.set(payload, this.used);
+    this.used = end;
+    if (packet.properties !== undefined) (this.properties ??= [])[this.topics.length] = packet.properties;
+    this.topics.push(topic);
+    this.ends.push(end);
+    this.flags.push(packet.qos | (packet.retain ? 4 : 0) | (packet.dup ? 8 : 0));
+  }
+
+  parts() {
+    return { bytes: this.bytes, topics: this.topics, ends: this.ends, flags: this.flags, properties: this.properties };
   }
 }

@@ -109,8 +109,15 @@ export class SharedMqttClient extends Emitter {
   _receive(data) {
     if (data.state) this._state = data.state;
     if (data.msgs) {
-      for (const [topic, payload, packet] of data.msgs) {
-        packet.payload = payload;
+      // The worker's batch (shared-worker.js, `Batch`): the payloads end to end in one buffer.
+      const { bytes, topics, ends, flags, properties } = data.msgs;
+      for (let i = 0, start = 0; i < topics.length; start = ends[i++]) {
+        const topic = topics[i];
+        const payload = bytes.subarray(start, ends[i]);
+        const f = flags[i];
+        const packet = {
+          cmd: 'publish', topic, payload, qos: f & 3, retain: (f & 4) !== 0, dup: (f & 8) !== 0, properties: properties?.[i],
+        };
         this.emit('message', topic, payload, packet);
         for (const [filter, handler] of this._handlers.slice()) {
           if (!topicMatches(filter, topic)) continue;
