@@ -216,3 +216,17 @@ export function testRunner(all) {
     },
   };
 }
+
+/** Calls `line(text)` for every non-empty line `stream` writes (a child's stdout). */
+export function onLines(stream, line) {
+  let buffer = '';
+  stream.on('data', (d) => {
+    buffer += d;
+    let i;
+    while ((i = buffer.indexOf('\n')) >= 0) {
+      const text = buffer.slice(0, i);
+      buffer = buffer.slice(i + 1);
+      if (text) line(text);
+    }
+  });
+}

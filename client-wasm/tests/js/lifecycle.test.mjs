@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  bridgeMetric, children, freePort, launchBridge, servePackage, sleep, start, startMosquitto, stop, until, within,
+  bridgeMetric, children, freePort, launchBridge, onLines, servePackage, sleep, start, startMosquitto, stop, until, within,
 } from '../../../tests/js-support/servers.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -84,16 +84,7 @@ async function subscriber(mosquitto, filter) {
   const id = `sub-${Math.random().toString(16).slice(2, 10)}`;
   const child = start('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(mosquitto.port), '-i', id, '-q', '1', '-v', '-t', filter]);
   const sub = { child, messages: [] };
-  let buffer = '';
-  child.stdout.on('data', (d) => {
-    buffer += d;
-    let i;
-    while ((i = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, i);
-      buffer = buffer.slice(i + 1);
-      if (line) sub.messages.push(line);
-    }
-  });
+  onLines(child.stdout, (line) => sub.messages.push(line));
   child.stderr.resume();
   await until('mosquitto_sub to subscribe', 10_000, () => mosquitto.log().includes(`Sending SUBACK to ${id}`));
   return sub;

@@ -27,7 +27,7 @@ import { join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import {
-  CHROMIUM_ARGS, freePort, launchBridge, servePackage, sleep, start, startMosquitto, stop, testRunner, until, workDir,
+  CHROMIUM_ARGS, freePort, launchBridge, onLines, servePackage, sleep, start, startMosquitto, stop, testRunner, until, workDir,
 } from '../../../tests/js-support/servers.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -70,16 +70,7 @@ async function observer(filter) {
   const id = `obs-${Math.random().toString(16).slice(2, 10)}`;
   const child = start('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(mosquitto.port), '-i', id, '-q', '2', '-t', filter]);
   const counts = new Map();
-  let buffer = '';
-  child.stdout.on('data', (d) => {
-    buffer += d;
-    let i;
-    while ((i = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, i);
-      buffer = buffer.slice(i + 1);
-      if (line) counts.set(line, (counts.get(line) ?? 0) + 1);
-    }
-  });
+  onLines(child.stdout, (line) => counts.set(line, (counts.get(line) ?? 0) + 1));
   child.stderr.resume();
   await until('mosquitto_sub to subscribe', 10_000, () => mosquitto.log().includes(`${id} 2 ${filter}`));
   return { child, counts };
